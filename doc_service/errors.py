@@ -1,0 +1,109 @@
+"""The one error hierarchy of doc-service.
+
+    DocServiceError                 root; every error we raise on purpose
+    ├── ValidationError             bad input data; carries a list of FieldError
+    ├── FormNotFoundError           unknown form id
+    ├── RenderError                 a template or the PDF/DOCX engine failed
+    │   └── MissingGlyphError       a character no embedded font can draw
+    ├── ConfigurationError          instance folder or settings unusable
+    ├── WorkflowError               approval-chain rules (order, roles, state)
+    ├── SignatureError              signing or verification failed
+    └── ArchiveError                write-once archive problems
+
+Every error has a Chinese ``message`` for people and a stable ``code`` and
+``to_dict()`` for programs; the web layer maps them to HTTP in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one input field."""
+
+    key: str
+    """The field key (``id_number``) or ``"*"`` for the form as a whole."""
+    message: str
+    """A Chinese message a registrar can act on."""
+    code: str = "invalid"
+    """A stable machine code (``required``, ``checksum``, ``date_order`` …)."""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key, "message": self.message, "code": self.code}
+
+
+class DocServiceError(Exception):
+    """Root of every deliberate doc-service error."""
+
+    code = "error"
+    http_status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message}
+
+
+class ValidationError(DocServiceError):
+    """Input data failed the form's rules; nothing was rendered or written."""
+
+    code = "validation_failed"
+    http_status = 422
+
+    def __init__(self, errors: list[FieldError], message: str = "表单数据有误，请按提示修改") -> None:
+        super().__init__(message)
+        self.errors = list(errors)
+
+    def __str__(self) -> str:
+        lines = [self.message]
+        lines += [f"  {e.key}: {e.message}" for e in self.errors]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["fields"] = [e.to_dict() for e in self.errors]
+        return d
+
+
+class FormNotFoundError(DocServiceError):
+    code = "form_not_found"
+    http_status = 404
+
+
+class RenderError(DocServiceError):
+    code = "render_failed"
+    http_status = 500
+
+
+class MissingGlyphError(ValidationError):
+    """A value holds a character that no embedded font can draw.
+
+    It is a validation error (the data must change, e.g. a rare name character
+    must be entered differently or the font set extended), not a crash.
+    """
+
+    code = "missing_glyph"
+
+
+class ConfigurationError(DocServiceError):
+    code = "configuration"
+    http_status = 500
+
+
+class WorkflowError(DocServiceError):
+    code = "workflow"
+    http_status = 409
+
+
+class SignatureError(DocServiceError):
+    code = "signature"
+
+
+class ArchiveError(DocServiceError):
+    code = "archive"
+    http_status = 500

@@ -1,0 +1,1 @@
+"""Rendering adapters: form data → official PDF (WeasyPrint) and DOCX (docxtpl)."""

@@ -1,0 +1,151 @@
+"""Form data → official A4 PDF/A-3b through WeasyPrint.
+
+One :class:`PdfRenderer` per process keeps the parsed base stylesheet and the
+font configuration warm, so each render only lays out its own page. Boxes in
+the template marked ``data-sig-role="<role>"`` are the signature and seal
+areas; their positions come back in PDF points for the signing step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import TemplateError
+
+from doc_service.config import FONTS_ROOT, FORMS_ROOT, Institution
+from doc_service.errors import FieldError, MissingGlyphError, RenderError
+from doc_service.forms.spec import FormSpec
+from doc_service.rendering.context import DocumentMeta, build_context
+from doc_service.rendering.fetcher import ASSET_BASE, AssetOnlyFetcher
+from doc_service.rendering.fonts import ensure_fonts, missing_glyphs
+from doc_service.rendering.qr import qr_png_data_uri
+from doc_service.rendering.sandbox import html_environment
+
+log = logging.getLogger(__name__)
+
+PX_TO_PT = 0.75
+"""CSS px are 1/96 in, PDF points 1/72 in."""
+
+
+@dataclass(frozen=True)
+class SignatureArea:
+    """Where a role signs: page index and rectangle in PDF points (origin bottom-left)."""
+
+    page_index: int
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"page_index": self.page_index, "x1": self.x1, "y1": self.y1,
+                "x2": self.x2, "y2": self.y2}
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    pdf: bytes
+    signature_areas: dict[str, SignatureArea]
+    page_count: int
+    refused_urls: tuple[str, ...] = field(default=())
+
+
+def _check_glyphs(form: FormSpec, data: dict[str, Any], institution: Institution) -> None:
+    errors = []
+    for key, value in data.items():
+        text = "".join(value) if isinstance(value, list) else str(value)
+        bad = missing_glyphs(text)
+        if bad:
+            label = form.field(key).label
+            shown = "、".join(f"「{c}」(U+{ord(c):04X})" for c in bad[:3])
+            errors.append(FieldError(key, f"{label}中的字符{shown}无法用嵌入字体打印，"
+                                          "请改用规范汉字或联系管理员补充字库", "missing_glyph"))
+    bad = missing_glyphs(institution.name + institution.regulation)
+    if bad:
+        errors.append(FieldError("*", f"学校名称中的字符「{bad[0]}」无法打印", "missing_glyph"))
+    if errors:
+        raise MissingGlyphError(errors, "有字符无法用嵌入字体打印")
+
+
+class PdfRenderer:
+    """Renders forms to PDF; thread-safe, reuse one per process."""
+
+    def __init__(self, forms_root: Path = FORMS_ROOT, fonts_root: Path = FONTS_ROOT) -> None:
+        import weasyprint
+        from weasyprint.text.fonts import FontConfiguration
+
+        ensure_fonts()
+        self._weasyprint = weasyprint
+        self._forms_root = forms_root
+        self._mounts = {"forms": forms_root, "fonts": fonts_root}
+        self._env = html_environment(forms_root)
+        self._font_config = FontConfiguration()
+        self._base_css = weasyprint.CSS(
+            url=ASSET_BASE + "forms/_shared/base.css",
+            url_fetcher=AssetOnlyFetcher(self._mounts),
+            font_config=self._font_config,
+        )
+        # WeasyPrint's font configuration is not documented as thread-safe.
+        self._lock = threading.Lock()
+
+    def render(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
+               institution: Institution) -> RenderedPdf:
+        """Render cleaned ``data``; raises MissingGlyphError or RenderError, never half-writes."""
+        _check_glyphs(form, data, institution)
+        context = build_context(form, data, meta, institution,
+                                qr_data_uri=qr_png_data_uri(meta.verify_url))
+        try:
+            html = self._env.get_template(f"{form.id}/form.html").render(context)
+        except TemplateError as e:
+            raise RenderError(f"表单模板 {form.id} 渲染失败：{e}") from e
+        fetcher = AssetOnlyFetcher(self._mounts)
+        try:
+            with self._lock:
+                document = self._weasyprint.HTML(
+                    string=html, base_url=f"{ASSET_BASE}forms/{form.id}/", url_fetcher=fetcher,
+                ).render(font_config=self._font_config, stylesheets=[self._base_css])
+                areas = _signature_areas(document)
+                pdf = document.write_pdf(pdf_variant="pdf/a-3b")
+        except Exception as e:  # WeasyPrint raises many unrelated types; wrap them all.
+            raise RenderError(f"PDF 生成失败：{type(e).__name__}: {e}") from e
+        return RenderedPdf(pdf=pdf, signature_areas=areas, page_count=len(document.pages),
+                           refused_urls=tuple(fetcher.refused))
+
+
+def _signature_areas(document: Any) -> dict[str, SignatureArea]:
+    areas: dict[str, SignatureArea] = {}
+    for index, page in enumerate(document.pages):
+        height_pt = page.height * PX_TO_PT
+        stack = [page._page_box]  # noqa: SLF001 - WeasyPrint exposes layout only here
+        while stack:
+            box = stack.pop()
+            element = getattr(box, "element", None)
+            role = element.get("data-sig-role") if element is not None else None
+            if role and role not in areas and getattr(box, "element_tag", None):
+                x, y = box.border_box_x(), box.border_box_y()
+                w, h = box.border_width(), box.border_height()
+                areas[role] = SignatureArea(
+                    page_index=index,
+                    x1=round(x * PX_TO_PT, 2),
+                    y1=round(height_pt - (y + h) * PX_TO_PT, 2),
+                    x2=round((x + w) * PX_TO_PT, 2),
+                    y2=round(height_pt - y * PX_TO_PT, 2),
+                )
+            stack.extend(getattr(box, "children", ()))
+    return areas
+
+
+_default: PdfRenderer | None = None
+_default_lock = threading.Lock()
+
+
+def default_renderer() -> PdfRenderer:
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = PdfRenderer()
+        return _default
