@@ -105,7 +105,8 @@ def attach_chain(writer: BasePdfFileWriter, chain_json: bytes) -> None:
 
     old_af = _deref(root.raw_get("/AF")) if "/AF" in root else generic.ArrayObject()
     af = generic.ArrayObject(
-        v for v in old_af if not any(_same_ref(v, c) for c in old_chain_refs))
+        old_af.raw_get(i) for i in range(len(old_af))
+        if not any(_same_ref(old_af.raw_get(i), c) for c in old_chain_refs))
     af.append(spec_ref)
     root[pdf_name("/AF")] = writer.add_object(af)
     writer.update_root()
@@ -138,8 +139,8 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
         old_root, new_root = old.root, new.root
         if "/Names" not in new_root and "/AF" not in new_root:
             return
-        old_names = old_root.get("/Names") if "/Names" in old_root else None
-        new_names = new_root.get("/Names") if "/Names" in new_root else None
+        old_names = _deref(old_root.raw_get("/Names")) if "/Names" in old_root else None
+        new_names = _deref(new_root.raw_get("/Names")) if "/Names" in new_root else None
         if _refs_equal(old_root, new_root, "/Names") and _refs_equal(old_root, new_root, "/AF"):
             return
         if not isinstance(new_names, generic.DictionaryObject):
@@ -164,11 +165,13 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
         if not isinstance(spec, generic.DictionaryObject) or spec.get("/Type") != "/Filespec":
             raise SuspiciousModification("chain.json file spec malformed")
         stream_raw = spec["/EF"].raw_get("/F")
-        old_af = old_root.get("/AF") if "/AF" in old_root else generic.ArrayObject()
-        new_af = new_root.get("/AF") if "/AF" in new_root else generic.ArrayObject()
+        old_af = _deref(old_root.raw_get("/AF")) if "/AF" in old_root else generic.ArrayObject()
+        new_af = _deref(new_root.raw_get("/AF")) if "/AF" in new_root else generic.ArrayObject()
         old_chain = old_pairs.get(CHAIN_FILE_NAME)
-        kept_old = [v for v in old_af if old_chain is None or not _same_ref(v, old_chain)]
-        kept_new = [v for v in new_af if not _same_ref(v, spec_raw)]
+        kept_old = [old_af.raw_get(i) for i in range(len(old_af))
+                    if old_chain is None or not _same_ref(old_af.raw_get(i), old_chain)]
+        kept_new = [new_af.raw_get(i) for i in range(len(new_af))
+                    if not _same_ref(new_af.raw_get(i), spec_raw)]
         if len(kept_old) != len(kept_new) or not all(
                 a == b for a, b in zip(kept_old, kept_new, strict=True)):
             raise SuspiciousModification("/AF changed beyond chain.json")

@@ -10,6 +10,7 @@ document time stamp: PAdES B-LTA, verifiable offline.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from fontTools.ttLib import TTFont, TTLibError
 from PIL import Image
 from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
@@ -102,6 +104,22 @@ def trust_context(roots: Sequence[x509.Certificate]) -> ValidationContext:
                              revocation_mode="soft-fail")
 
 
+@functools.lru_cache(maxsize=8)
+def _font_chars(font_path: str) -> frozenset[int]:
+    try:
+        with TTFont(font_path, lazy=True) as tt:
+            return frozenset(tt.getBestCmap() or {})
+    except (OSError, TTLibError) as e:
+        raise PdfSignError(f"cannot read stamp font {font_path}") from e
+
+
+def printable(text: str, font_path: str) -> str:
+    """``text`` with characters the font lacks replaced by 〓 (pyHanko fails on .notdef)."""
+    chars = _font_chars(font_path)
+    fallback = "〓" if ord("〓") in chars else "?"
+    return "".join(ch if ord(ch) in chars or ch == "\n" else fallback for ch in text)
+
+
 def stamp_style(font_path: str, lines: Sequence[str], seal_png: bytes | None,
                 font_size: int = 9) -> TextStampStyle:
     """Stamp: the text lines in the embedded font; the seal (if any) behind it, opaque red."""
@@ -110,7 +128,7 @@ def stamp_style(font_path: str, lines: Sequence[str], seal_png: bytes | None,
         img = Image.open(io.BytesIO(seal_png))
         img.thumbnail((300, 300))  # ~4 cm at 190 dpi: sharp in print, small in the file
         background = PdfImage(img)
-    text = "\n".join(line.replace("%", "%%") for line in lines)
+    text = printable("\n".join(line.replace("%", "%%") for line in lines), font_path)
     return TextStampStyle(
         stamp_text=text,
         text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(font_path,
