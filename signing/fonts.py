@@ -6,6 +6,7 @@ to the characters needed, for tests and the demo; the app ships its own GB2312 s
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -33,13 +34,16 @@ def subset_font(src: str | os.PathLike[str], dest: str | os.PathLike[str], text:
     options.name_IDs = ["*"]
     options.notdef_outline = True
     try:
-        font = subset.load_font(str(src), options)
+        with open(src, "rb") as fh:  # fontTools leaves files it opens itself unclosed
+            data = io.BytesIO(fh.read())
+        font = subset.load_font(data, options)
         sub = subset.Subsetter(options)
         sub.populate(text=STAMP_BASE_CHARS + text)
         sub.subset(font)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         subset.save_font(font, str(dest), options)
+        font.close()
     except (OSError, TTLibError) as e:
         raise PdfSignError(f"cannot subset font {src}") from e
     return dest

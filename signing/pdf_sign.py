@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from fontTools.ttLib import TTFont, TTLibError
 from PIL import Image
-from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
+from pyhanko.pdf_utils.font.opentype import GlyphAccumulator, GlyphAccumulatorFactory
 from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.layout import LayoutError
@@ -104,10 +104,29 @@ def trust_context(roots: Sequence[x509.Certificate]) -> ValidationContext:
                              revocation_mode="soft-fail")
 
 
+class _StampFontFactory(GlyphAccumulatorFactory):
+    """pyHanko's factory opens the font file and never closes it; read it once, serve bytes."""
+
+    def create_font_engine(self, writer: Any, obj_stream: Any = None) -> GlyphAccumulator:
+        if obj_stream is None and writer.stream_xrefs and self.create_objstream_if_needed:
+            obj_stream = writer.prepare_object_stream()
+        return GlyphAccumulator(writer=writer, font_handle=io.BytesIO(_font_bytes(self.font_file)),
+                                font_size=self.font_size, obj_stream=obj_stream)
+
+
+@functools.lru_cache(maxsize=8)
+def _font_bytes(font_path: str) -> bytes:
+    try:
+        with open(font_path, "rb") as fh:
+            return fh.read()
+    except OSError as e:
+        raise PdfSignError(f"cannot read stamp font {font_path}") from e
+
+
 @functools.lru_cache(maxsize=8)
 def _font_chars(font_path: str) -> frozenset[int]:
     try:
-        with TTFont(font_path, lazy=True) as tt:
+        with TTFont(io.BytesIO(_font_bytes(font_path)), lazy=True) as tt:
             return frozenset(tt.getBestCmap() or {})
     except (OSError, TTLibError) as e:
         raise PdfSignError(f"cannot read stamp font {font_path}") from e
@@ -131,7 +150,7 @@ def stamp_style(font_path: str, lines: Sequence[str], seal_png: bytes | None,
     text = printable("\n".join(line.replace("%", "%%") for line in lines), font_path)
     return TextStampStyle(
         stamp_text=text,
-        text_box_style=TextBoxStyle(font=GlyphAccumulatorFactory(font_path,
+        text_box_style=TextBoxStyle(font=_StampFontFactory(font_path,
                                                                  font_size=font_size)),
         border_width=0,
         background=background,
