@@ -96,6 +96,8 @@ class ChainStepSpec:
     label: str = ""
     seal: str | None = None
     """``college`` or ``school``: which seal goes with this signature."""
+    visible: bool = True
+    """False for a step signed without a stamp on the page (a student's request)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ class FormSpec:
             "retention": self.retention,
             "description": self.description,
             "chain": [
-                {"role": s.role, "decision": s.decision, "label": s.label, "seal": s.seal}
+                {"role": s.role, "decision": s.decision, "label": s.label, "seal": s.seal,
+                 "visible": s.visible}
                 for s in self.chain
             ],
             "fields": [f.to_dict() for f in self.fields],
@@ -185,7 +188,8 @@ def _load(folder: Path) -> FormSpec:
         fields.append(_field_from_dict({**base, **entry}))
     chain = tuple(
         ChainStepSpec(role=s["role"], decision=s.get("decision", "approve"),
-                      label=s.get("label", ""), seal=s.get("seal"))
+                      label=s.get("label", ""), seal=s.get("seal"),
+                      visible=s.get("visible", True))
         for s in raw.get("chain", ())
     )
     known = {"id", "title", "version", "numbering", "fields", "rules", "chain", "retention",

@@ -217,6 +217,8 @@ def _apply_rules(form: FormSpec, data: dict[str, Any], errors: list[FieldError])
                     errors.append(FieldError(b, msg, "too_long_span"))
         elif kind == "required_if":
             target, when, value = rule["field"], rule["when"], rule["value"]
+            if when in failed:
+                continue
             current = data.get(when)
             hit = value in current if isinstance(current, list) else current == value
             if hit and data.get(target) in (None, "") and target not in failed:
@@ -226,6 +228,8 @@ def _apply_rules(form: FormSpec, data: dict[str, Any], errors: list[FieldError])
         elif kind == "allowed_if":
             # A field that only makes sense for some values of another (e.g. 转入专业 for 转专业).
             target, when, values = rule["field"], rule["when"], rule["values"]
+            if when in failed:
+                continue
             current = data.get(when)
             ok = (any(v in current for v in values) if isinstance(current, list)
                   else current in values)

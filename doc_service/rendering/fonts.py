@@ -123,10 +123,10 @@ def _cmap(path: str, index: int = 0) -> frozenset[int]:
     from fontTools.ttLib import TTCollection, TTFont
 
     if path.endswith(".ttc"):
-        font = TTCollection(path, lazy=True).fonts[index]
-    else:
-        font = TTFont(path, lazy=True)
-    return frozenset(font.getBestCmap())
+        with TTCollection(path, lazy=True) as collection:
+            return frozenset(collection.fonts[index].getBestCmap())
+    with TTFont(path, lazy=True) as font:
+        return frozenset(font.getBestCmap())
 
 
 @cache
@@ -151,3 +151,9 @@ def missing_glyphs(text: str) -> list[str]:
         if ord(ch) not in cps and ord(ch) not in _IGNORABLE and ch not in seen:
             seen.append(ch)
     return seen
+
+
+if __name__ == "__main__":  # ``make fonts``: build the subsets ahead of the first render.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for weight, path in ensure_fonts().items():
+        print(f"{weight}: {path} ({path.stat().st_size // 1024} KB)")

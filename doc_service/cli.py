@@ -1,0 +1,132 @@
+"""The ``doc-service`` command line: parse arguments, call one use case, print.
+
+Errors of our own hierarchy print their Chinese message (and per-field
+problems) to stderr and exit non-zero; no traceback, no partial output file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from doc_service.config import instance_path, load_institution
+from doc_service.errors import DocServiceError, ValidationError
+
+
+def _fail(error: DocServiceError, as_json: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps(error.to_dict(), ensure_ascii=False, indent=2), err=True)
+    else:
+        click.echo(f"错误：{error}", err=True)
+    sys.exit(2 if isinstance(error, ValidationError) else 1)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="doc-service")
+def main() -> None:
+    """doc-service：学籍文书的填制、签批与归档。"""
+
+
+@main.command("forms")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）")
+def forms_cmd(as_json: bool) -> None:
+    """列出表单及其字段。"""
+    from doc_service.forms.spec import all_forms
+
+    forms = all_forms()
+    if as_json:
+        click.echo(json.dumps([f.to_dict() for f in forms], ensure_ascii=False, indent=2))
+        return
+    for form in forms:
+        click.echo(f"{form.id}  {form.title}  v{form.version}  文号：{form.numbering}")
+        chain = " → ".join(s.label or s.role for s in form.chain)
+        click.echo(f"  签批流程：{chain}")
+        for f in form.fields:
+            flag = "*" if f.required else " "
+            click.echo(f"  {flag} {f.key:<20} {f.label}（{f.type}）")
+        click.echo("")
+
+
+@main.command("render")
+@click.argument("form_id")
+@click.argument("data_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="输出 PDF 路径")
+@click.option("--docx", "docx_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="同时输出可编辑的 DOCX")
+@click.option("--number", help="指定文号（重印时用）；默认按表单和年度自动取号")
+@click.option("--json", "as_json", is_flag=True, help="错误以 JSON 输出")
+def render_cmd(form_id: str, data_file: Path, out: Path, docx_out: Path | None,
+               number: str | None, as_json: bool) -> None:
+    """按 DATA_FILE（JSON）填制表单 FORM_ID，输出 PDF（及 DOCX）。"""
+    from doc_service.db import database_url, make_engine, metadata
+    from doc_service.issuing import issue_standalone
+
+    try:
+        raw: Any = json.loads(data_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        click.echo(f"错误：无法读取数据文件 {data_file}：{e}", err=True)
+        sys.exit(2)
+    instance = instance_path()
+    engine = make_engine(database_url(instance))
+    try:
+        metadata.create_all(engine)
+        doc = issue_standalone(engine, form_id, raw, load_institution(instance),
+                               with_docx=docx_out is not None, number=number)
+    except DocServiceError as e:
+        _fail(e, as_json)
+        return
+    finally:
+        engine.dispose()
+    # Both outputs exist in memory before either is written: all or nothing.
+    _write_atomic(out, doc.pdf.pdf)
+    if docx_out is not None and doc.docx is not None:
+        _write_atomic(docx_out, doc.docx)
+    click.echo(f"已生成 {doc.form.title}，文号 {doc.meta.number}，核验网址 {doc.meta.verify_url}")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve_cmd(host: str, port: int, threads: int) -> None:
+    """以生产用 WSGI 服务器（waitress）启动服务。"""
+    from waitress import serve
+
+    from doc_service.web import create_app
+
+    app = create_app()
+    click.echo(f"doc-service 正在运行：http://{host}:{port}/  （实例目录 {instance_path()}）")
+    serve(app, host=host, port=port, threads=threads, ident="doc-service")
+
+
+def _register_optional() -> None:
+    """Command groups of other parts register themselves here (signing, service, archive)."""
+    try:
+        from doc_service.commands import signing as signing_commands
+    except ImportError as e:  # pragma: no cover - only while a part is being built
+        if "doc_service.commands" not in str(e):
+            raise
+        return
+    signing_commands.register(main)
+
+
+_register_optional()
