@@ -145,7 +145,8 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
             return
         if not isinstance(new_names, generic.DictionaryObject):
             raise SuspiciousModification("/Names removed or malformed")
-        old_keys = set(old_names.keys()) if isinstance(old_names, generic.DictionaryObject) else set()
+        old_keys = (set(old_names.keys())
+                    if isinstance(old_names, generic.DictionaryObject) else set())
         for key in (old_keys | set(new_names.keys())) - {"/EmbeddedFiles"}:
             if key not in old_keys or key not in new_names or \
                     old_names.raw_get(key) != new_names.raw_get(key):

@@ -374,7 +374,8 @@ def verify_chain(
                                     f"expected {st.role}/{st.signer_id} to {st.decision_kind}"))
             else:
                 good = rec.decision is Decision.VOID
-                checks.append(Check("expected_step", good, "" if good else "more records than steps"))
+                checks.append(Check("expected_step", good,
+                                    "" if good else "more records than steps"))
         cert = cert_lookup(rec.cert_fingerprint)
         if cert is None:
             checks.append(Check("certificate", False, "certificate not found for fingerprint"))

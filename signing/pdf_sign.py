@@ -31,9 +31,9 @@ from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
 from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
-from pyhanko.stamp import TextStampStyle
 
 from .attachment import attach_chain
 from .errors import PdfSignError

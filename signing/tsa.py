@@ -67,9 +67,20 @@ class LocalTimeStamper(DummyTimeStamper):
             req = tsp.TimeStampReq.load(request_der)
             req.native  # noqa: B018 - forces a full parse so bad input fails here
         except (ValueError, TypeError, OverflowError):
-            status = tsp.PKIStatusInfo({"status": "rejection", "fail_info": {"bad_data_format"}})
-            return tsp.TimeStampResp({"status": status}).dump()
+            status = tsp.PKIStatusInfo({"status": "rejection",
+                                        "fail_info": tsp.PKIFailureInfo({"bad_data_format"})})
+            # asn1crypto marks timeStampToken as required, RFC 3161 §2.4.2 does not: build
+            # the one-field SEQUENCE by hand
+            body = status.dump()
+            return b"\x30" + _der_length(len(body)) + body
         return self.request_tsa_response(req).dump()
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
 
 def respond(stamper: LocalTimeStamper, request_der: bytes) -> bytes:

@@ -31,7 +31,7 @@ from pyhanko.sign.validation.status import SignatureCoverageLevel
 from pyhanko_certvalidator import ValidationContext
 
 from .attachment import CHAIN_DIFF_POLICY, read_chain
-from .chain import Check, ChainVerificationReport, RecordReport, cert_fingerprint, verify_chain
+from .chain import ChainVerificationReport, Check, RecordReport, cert_fingerprint, verify_chain
 from .errors import RecordError
 from .pdf_sign import trust_context
 from .records import ChainRecord, parse_chain_document
@@ -236,8 +236,7 @@ def verify_pdf(
     else:
         # the last signature's difference analysis (limited to LTA_UPDATES) judges what was
         # appended after it; this check names the failure for the reader
-        last_ok = sig_reports[-1].ok or all(
-            c.ok for c in sig_reports[-1].checks if c.name == "modifications")
+        last_ok = all(c.ok for c in sig_reports[-1].checks if c.name == "modifications")
         doc_checks.append(Check("nothing_after_last_signature", last_ok, "" if last_ok else
                                 "content was appended after the last signature/seal"))
     if require_seal:

@@ -8,15 +8,13 @@ import re
 import subprocess
 
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.validation import validate_pdf_signature
 
-from pyhanko.sign.diff_analysis import ModificationLevel
-
 from signing.attachment import CHAIN_DIFF_POLICY, read_chain
+from signing.chain import ApprovalChain, ChainStep
 from signing.pdf_sign import trust_context
 from signing.records import parse_chain_document
-
-from signing.chain import ApprovalChain, ChainStep
 from signing.steps import record_and_sign
 
 from .conftest import CHECKLIST, box_for, run_chain
@@ -104,8 +102,9 @@ def test_full_chain_travels_inside_the_pdf(sealed):
 
 def test_stamp_text_with_a_missing_glyph_still_signs(form_pdf, keystore, stamp_font,
                                                      timestamper):
-    from .conftest import COLLEGE, Person
     from signing.records import Decision
+
+    from .conftest import COLLEGE, Person
     people = (Person("S-RARE", "王喆堃", "student", COLLEGE, Decision.APPROVE, None),)
     pdf, _ = run_chain(form_pdf, keystore, stamp_font, None, people=people)
     assert len(PdfFileReader(io.BytesIO(pdf)).embedded_signatures) == 1

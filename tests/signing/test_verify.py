@@ -13,7 +13,7 @@ from pyhanko.pdf_utils.reader import PdfFileReader
 
 from signing.attachment import attach_chain, read_chain
 from signing.keystore import KeyStore
-from signing.records import canonical_json, parse_chain_document
+from signing.records import canonical_json
 from signing.tsa import HTTPTimeStamper, configured_timestamper
 from signing.verify import verify_pdf
 
