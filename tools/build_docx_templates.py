@@ -505,7 +505,9 @@ def build_deferment_application() -> DocumentObject:
         body = row.cells[1].merge(row.cells[5])
         body.vertical_alignment = WD_CELL_VERTICAL_ALIGNMENT.TOP
         if label == "申请理由":
-            para(body, "{{ v.reason }}", align=JUSTIFY, indent=True, line=1.4, reuse=True,
+            # Left, not justified: a justified line ending in a manual break (a newline in
+            # the reason) is stretched across the cell by Word and LibreOffice alike.
+            para(body, "{{ v.reason }}", align=LEFT, indent=True, line=1.4, reuse=True,
                  before=2)
             para(body, f"申请人签字：{sig}　　申请日期：", "{{ v.applied_on }}", align=RIGHT,
                  size=SMALL_PT, before=10, after=2)
@@ -594,7 +596,7 @@ def build_status_change_notice() -> DocumentObject:
          "手续，自", "{{ v.effective_date }}", "起生效。请及时通知学生本人，并按要求将以下材料报送",
          "{{ school.registrar_office }}", "存档。",
          indent=True, line=1.5, align=JUSTIFY, after=6)
-    w = (25, 34, 22, 31, 22, 36)
+    w = (25, 36, 22, 29, 22, 36)  # a date such as 2026年12月15日 needs 36 mm at 小四
     rows: list[tuple[float, Sequence[Cell]]] = [
         (9, [L("姓　　名"), V("{{ v.name }}"), L("学　　号"), V("{{ v.student_no }}"),
              L("性　　别"), V("{{ v.gender }}")]),
