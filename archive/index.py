@@ -1,0 +1,154 @@
+"""The archive index: SQLAlchemy Core tables on their own :data:`metadata`, write-once.
+
+Three tables, all prefixed ``archive_`` so they can live in the application's database:
+
+* ``archive_records`` — one row per archive record (original, void, correction). The derived
+  state (valid / voided / superseded) is never stored: it follows from later records.
+* ``archive_files`` — the blobs of each record (final PDF, chain JSON, superseded versions).
+* ``archive_access_log`` — who retrieved, downloaded, exported or verified what, when, why.
+
+Rows are only ever inserted. This module offers no update or delete, and :func:`install`
+adds database triggers (SQLite and PostgreSQL) that reject ``UPDATE`` and ``DELETE`` on all
+three tables, and ``TRUNCATE`` on PostgreSQL, so a stray SQL console cannot rewrite history
+either. Alembic does not see triggers: a migration creating these tables should also run
+``for stmt in trigger_ddl(op.get_bind().dialect.name): op.execute(stmt)``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import ArchiveIndexError
+
+metadata = MetaData()
+
+records = Table(
+    "archive_records",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("points_to", String(32), ForeignKey("archive_records.id"), nullable=True),
+    # one original/correction per (document, version), one void per record: idempotency and
+    # exactly-once are a UNIQUE constraint, portable and race-free
+    Column("dedupe_key", String(240), nullable=False, unique=True),
+    Column("archival_ref", String(64), nullable=False, unique=True),
+    Column("school_code", String(16), nullable=False),
+    Column("ref_year", Integer, nullable=False),
+    Column("retention", String(4), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("document_id", String(64), nullable=False),
+    Column("series_id", String(64), nullable=False, default=""),
+    Column("version", Integer, nullable=False),
+    Column("form_id", String(64), nullable=False),
+    Column("form_title", String(200), nullable=False),
+    Column("number", String(64), nullable=False),
+    Column("student_no", String(32), nullable=False),
+    Column("student_name", String(64), nullable=False),
+    Column("college", String(100), nullable=False),
+    Column("issued_on", Date, nullable=False),
+    Column("sealed_at", DateTime(timezone=True), nullable=False),
+    Column("signers", JSON, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("sm3", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("chain_sha256", String(64), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("recorded_by", String(100), nullable=False, default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # the searches of the archive office, each led by its key and ordered by date
+    Index("ix_archive_records_student_no", "student_no", "issued_on"),
+    Index("ix_archive_records_student_name", "student_name", "issued_on"),
+    Index("ix_archive_records_number", "number"),
+    Index("ix_archive_records_form", "form_id", "issued_on"),
+    Index("ix_archive_records_college", "college", "issued_on"),
+    Index("ix_archive_records_issued_on", "issued_on"),
+    Index("ix_archive_records_points_to", "points_to"),
+    Index("ix_archive_records_document", "document_id", "version"),
+    Index("ix_archive_records_sha256", "sha256"),
+    Index("ix_archive_records_ref_seq", "school_code", "ref_year", "retention", "seq",
+          unique=True),
+)
+
+files = Table(
+    "archive_files",
+    metadata,
+    Column("record_id", String(32), ForeignKey("archive_records.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("role", String(32), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("sha256", String(64), nullable=False),
+    Column("sm3", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_archive_files_sha256", "sha256"),
+)
+
+access_log = Table(
+    "archive_access_log",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("who", String(100), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("record_id", String(32), ForeignKey("archive_records.id"), nullable=True),
+    Index("ix_archive_access_record", "record_id", "at"),
+    Index("ix_archive_access_who", "who", "at"),
+    Index("ix_archive_access_at", "at"),
+)
+
+WRITE_ONCE_TABLES = ("archive_records", "archive_files", "archive_access_log")
+
+
+def trigger_ddl(dialect: str) -> list[str]:
+    """Statements creating the write-once triggers (idempotent) for ``dialect``."""
+    if dialect == "sqlite":
+        out = []
+        for t in WRITE_ONCE_TABLES:
+            for op in ("UPDATE", "DELETE"):
+                out.append(
+                    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                    f"BEGIN SELECT RAISE(ABORT, '{t} is write-once: {op} refused'); END")
+        return out
+    if dialect == "postgresql":
+        out = [
+            "CREATE OR REPLACE FUNCTION archive_reject_change() RETURNS trigger "
+            "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% is write-once: % refused', "
+            "TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege'; END $$"
+        ]
+        for t in WRITE_ONCE_TABLES:
+            out.append(f"CREATE OR REPLACE TRIGGER {t}_write_once BEFORE UPDATE OR DELETE "
+                       f"ON {t} FOR EACH ROW EXECUTE FUNCTION archive_reject_change()")
+            out.append(f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE "
+                       f"ON {t} FOR EACH STATEMENT EXECUTE FUNCTION archive_reject_change()")
+        return out
+    return []
+
+
+def install(engine: Engine) -> None:
+    """Create the tables (if missing) and the write-once triggers; safe to run repeatedly.
+
+    For development and the CLI; an instance under Alembic gets the same from its migration.
+    """
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            for stmt in trigger_ddl(engine.dialect.name):
+                conn.execute(text(stmt))
+    except SQLAlchemyError as e:
+        raise ArchiveIndexError(f"cannot create the archive index: {e}") from e

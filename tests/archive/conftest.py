@@ -1,0 +1,133 @@
+"""Fixtures for the archive tests: an index on SQLite and on PostgreSQL, a store, real PDFs.
+
+Every database test runs twice (``engine`` is parametrized). On PostgreSQL each test gets a
+schema of its own (``arch_<session>_<n>``, dropped afterwards), so parallel runs and other
+suites sharing the ``test`` database never collide.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
+
+from archive.index import install
+from archive.model import ArchiveInput, Retention
+from archive.store import FileContentStore
+from signing.records import ChainRecord, Decision, chain_document_bytes
+
+PG_URL = os.environ.get("ARCHIVE_TEST_PG_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+_SESSION = uuid.uuid4().hex[:8]
+_counter = itertools.count()
+
+
+def sqlite_engine(path: str) -> Engine:
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(conn, _record):  # type: ignore[no-untyped-def]
+        cur = conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    return engine
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    try:
+        e = create_engine(PG_URL)
+        with e.connect():
+            pass
+        e.dispose()
+        return True
+    except OperationalError:
+        return False
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest, tmp_path, pg_available) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        eng = sqlite_engine(str(tmp_path / "index.db"))
+        install(eng)
+        yield eng
+        eng.dispose()
+        return
+    if not pg_available:
+        pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
+    schema = f"arch_{_SESSION}_{next(_counter)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        install(eng)
+        yield eng
+    finally:
+        eng.dispose()
+        with admin.connect() as c:
+            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def store(tmp_path) -> FileContentStore:
+    return FileContentStore(tmp_path / "store")
+
+
+def make_pdf(text_line: str) -> bytes:
+    """A small, valid one-page PDF whose content differs with ``text_line`` (pypdf)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    w = PdfWriter()
+    page = w.add_blank_page(595, 842)
+    stream = DecodedStreamObject()
+    safe = text_line.encode("ascii", "backslashreplace").decode("ascii")
+    safe = safe.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+    stream.set_data(f"BT /F1 12 Tf 72 760 Td ({safe}) Tj ET".encode("ascii"))
+    font = DictionaryObject({NameObject("/Type"): NameObject("/Font"),
+                             NameObject("/Subtype"): NameObject("/Type1"),
+                             NameObject("/BaseFont"): NameObject("/Helvetica")})
+    page[NameObject("/Resources")] = DictionaryObject({NameObject("/Font"): DictionaryObject(
+        {NameObject("/F1"): font})})
+    page[NameObject("/Contents")] = w._add_object(stream)
+    buf = io.BytesIO()
+    w.write(buf)
+    return buf.getvalue()
+
+
+def make_chain(document_id: str, version: int, signers=(("student", "张三"),
+                                                          ("registrar", "赵六"))) -> bytes:
+    records = [ChainRecord(position=i, document_id=document_id, document_version=version,
+                           role=role, signer_id=f"S{i}", signer_name=name,
+                           decision=Decision.APPROVE if i < len(signers) - 1 else Decision.SEAL,
+                           comment="", at=f"2024-09-0{i + 1}T08:00:00Z", doc_sha256="a" * 64,
+                           prev_hash="0" * 64, cert_fingerprint="b" * 64)
+               for i, (role, name) in enumerate(signers)]
+    return chain_document_bytes(document_id, version, records)
+
+
+@pytest.fixture
+def make_input() -> Callable[..., ArchiveInput]:
+    def build(document_id: str = "DOC-1", version: int = 1, **over) -> ArchiveInput:
+        fields = dict(
+            document_id=document_id, version=version, form_id="enrollment_certificate",
+            form_title="在校证明", number=f"2024年第{abs(hash(document_id)) % 1000}号",
+            student_no="20240001", student_name="张三", college="信息工程学院",
+            issued_on=date(2024, 9, 1), sealed_at=datetime(2024, 9, 2, 8, 0, tzinfo=UTC),
+            final_pdf=make_pdf(f"{document_id} v{version}"),
+            chain_json=make_chain(document_id, version), retention=Retention.YEARS_10,
+            school_code="13579")
+        fields.update(over)
+        return ArchiveInput(**fields)  # type: ignore[arg-type]
+    return build
