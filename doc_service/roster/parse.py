@@ -1,0 +1,257 @@
+"""Parse and check a roster file; the use case behind ``doc-service roster import``.
+
+Reads the file as a stream (:mod:`.readers`), finds the header row among the first ten,
+maps headers to field keys (:mod:`.headers`), normalizes cells (:mod:`.cells`) and
+validates each row with the forms' own rules, then looks for duplicates inside the file.
+Nothing is written anywhere: the service layer stores the valid rows if staff confirm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import IO, Any
+
+from openpyxl.utils.cell import range_boundaries
+
+from doc_service.errors import FieldError, ValidationError
+from doc_service.forms.spec import FieldSpec, FieldType, FormSpec, load_form, shared_fields
+from doc_service.forms.spec import _field_from_dict as field_from_dict
+from doc_service.forms.validation import validate
+from doc_service.roster import headers as hdr
+from doc_service.roster.cells import CellProblem, normalize
+from doc_service.roster.readers import RosterFileError, RowStream, open_rows
+from doc_service.roster.report import CellError, RosterReport, RosterRow
+
+MAX_ROWS = 50_000
+HEADER_SEARCH_ROWS = 10
+_SHOWN_VALUE = 100
+
+
+@cache
+def roster_form() -> FormSpec:
+    """A synthetic form of every roster column, so rows are checked by the forms' rules."""
+    fields: list[FieldSpec] = []
+    for key, spec in shared_fields().items():
+        fields.append(field_from_dict({**spec, "required": key in hdr.REQUIRED_KEYS}))
+    withdrawal = load_form("withdrawal_notice")  # phone and address are defined there
+    for key in ("phone", "address"):
+        fields.append(dataclasses.replace(withdrawal.field(key), required=False))
+    fields.append(FieldSpec(key="grade", label="年级", type=FieldType.TEXT, max_length=4,
+                            pattern=r"(19|20)\d{2}", pattern_message="年级应为四位年份，如 2026"))
+    return FormSpec(id="roster", title="学生名册", version="1", numbering="",
+                    fields=tuple(fields))
+
+
+def parse_roster(source: str | os.PathLike[str] | bytes | IO[bytes], filename: str = "",
+                 *, max_rows: int = MAX_ROWS) -> RosterReport:
+    """Read and check a roster; never raises for a bad file (see ``RosterReport.fatal``)."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        with path.open("rb") as f:
+            return parse_roster(f, filename or path.name, max_rows=max_rows)
+    if isinstance(source, bytes | bytearray):
+        return parse_roster(io.BytesIO(source), filename, max_rows=max_rows)
+    if not source.seekable():
+        # Encoding detection and the row count read the stream twice.
+        with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+            while chunk := source.read(1 << 20):
+                spool.write(chunk)
+            spool.seek(0)
+            return parse_roster(spool, filename, max_rows=max_rows)
+    try:
+        return _parse(source, filename, max_rows)
+    except RosterFileError as e:
+        return RosterReport(fatal=e.message)
+
+
+def _nonblank(rows: Iterator[tuple[int, tuple[Any, ...]]]
+              ) -> Iterator[tuple[int, tuple[Any, ...]]]:
+    for line, values in rows:
+        if any(v is not None and (not isinstance(v, str) or v.strip()) for v in values):
+            yield line, values
+
+
+def _find_header(stream: RowStream) -> tuple[int, tuple[Any, ...]]:
+    best: tuple[int, int, tuple[Any, ...]] | None = None
+    for line, values in stream.rows:
+        n = hdr.recognized(values)
+        if n >= 2 and (best is None or n > best[0]):
+            best = (n, line, values)
+        if line >= HEADER_SEARCH_ROWS:
+            break
+    if best is None:
+        raise RosterFileError(
+            f"前{HEADER_SEARCH_ROWS}行中没有找到表头（如“学号”“姓名”“身份证号”）："
+            "请确认上传的是学生名册，表头位于前10行")
+    return best[1], best[2]
+
+
+def _check_merges(stream: RowStream, header_line: int) -> list[str]:
+    warnings = []
+    for ref in stream.merged:
+        min_col, min_row, max_col, max_row = range_boundaries(ref)
+        if min_row <= header_line <= max_row:
+            raise RosterFileError(f"表头存在合并单元格（{ref}），请取消合并后重新导出")
+        if min_row > header_line:
+            warnings.append(f"数据区存在合并单元格（{ref}）：合并区域中除第一格外的单元格"
+                            "将按空白处理，建议取消合并并填满后重新导出")
+    return warnings
+
+
+def _columns(header: tuple[Any, ...]) -> tuple[list[hdr.Column], list[str]]:
+    columns: dict[str, hdr.Column] = {}
+    unknown = []
+    for index, cell in enumerate(header):
+        text = "" if cell is None else str(cell).strip()
+        key = hdr.header_key(text)
+        if key is None:
+            if text:
+                unknown.append(text)
+            continue
+        if key in columns:
+            first = columns[key]
+            raise RosterFileError(
+                f"“{first.header}”（{first.letter}列）和“{text}”（{hdr.column_letter(index)}列）"
+                f"都是{hdr.label(key)}：请删除其中一列后重新上传")
+        columns[key] = hdr.Column(index, key, text)
+    missing = [k for k in hdr.REQUIRED_KEYS if k not in columns]
+    if missing:
+        names = "、".join(hdr.label(k) for k in missing)
+        hints = "；".join(f"{hdr.label(k)}可写作{'/'.join(hdr.ALIASES[k])}" for k in missing)
+        raise RosterFileError(f"缺少必需的列：{names}（{hints}）")
+    return list(columns.values()), unknown
+
+
+def _count_rows(source: IO[bytes], filename: str, header_line: int, limit: int) -> int:
+    """Data rows after the header, stopping as soon as ``limit`` is exceeded."""
+    source.seek(0)
+    stream = open_rows(source, filename)
+    try:
+        n = 0
+        for line, _ in _nonblank(stream.rows):
+            if line > header_line:
+                n += 1
+                if n > limit:
+                    break
+        return n
+    finally:
+        stream.close()
+
+
+def _shown(raw: Any) -> str:
+    text = "" if raw is None else str(raw)
+    return text if len(text) <= _SHOWN_VALUE else text[:_SHOWN_VALUE] + "…"
+
+
+def _check_row(form: FormSpec, columns: list[hdr.Column], line: int, values: tuple[Any, ...],
+               from_excel: bool) -> RosterRow:
+    data: dict[str, Any] = {}
+    raw_by_key: dict[str, Any] = {}
+    problems: list[tuple[str, CellProblem]] = []
+    for col in columns:
+        raw = values[col.index] if col.index < len(values) else None
+        raw_by_key[col.key] = raw
+        value = normalize(col.key, col.header, raw, from_excel=from_excel)
+        if isinstance(value, CellProblem):
+            problems.append((col.key, value))
+        elif value is not None:
+            data[col.key] = value
+    field_errors: list[FieldError] = [FieldError(k, p.message, p.code) for k, p in problems]
+    try:
+        cleaned = validate(form, data)
+    except ValidationError as e:
+        broken = {k for k, _ in problems}
+        field_errors += [fe for fe in e.errors if fe.key not in broken]
+        cleaned = data
+    if not field_errors:
+        return RosterRow(line, cleaned)
+    by_key = {c.key: c for c in columns}
+    errors = []
+    for fe in field_errors:
+        col = by_key.get(fe.key)
+        errors.append(CellError(fe.key, fe.message, fe.code,
+                                column=col.letter if col else "",
+                                header=col.header if col else "",
+                                value=_shown(raw_by_key.get(fe.key))))
+    return RosterRow(line, cleaned, tuple(errors))
+
+
+def _mark_duplicates(rows: list[RosterRow], columns: list[hdr.Column]) -> list[RosterRow]:
+    by_key = {c.key: c for c in columns}
+    extra: dict[int, list[CellError]] = {}
+
+    def add(i: int, key: str, message: str, code: str) -> None:
+        col = by_key[key]
+        extra.setdefault(i, []).append(CellError(key, message, code, col.letter, col.header,
+                                                 _shown(rows[i].data.get(key))))
+
+    first_by_no: dict[str, int] = {}
+    first_by_id: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        no, idn = row.data.get("student_no"), row.data.get("id_number")
+        if isinstance(no, str):
+            no = no.upper()
+            if no in first_by_no:
+                j = first_by_no[no]
+                add(i, "student_no", f"学号与第{rows[j].line}行重复", "duplicate")
+                add(j, "student_no", f"学号在第{row.line}行再次出现", "duplicate")
+                continue
+            first_by_no[no] = i
+        if isinstance(idn, str):
+            if idn in first_by_id:
+                j = first_by_id[idn]
+                other = rows[j].data.get("student_no", "")
+                add(i, "id_number", f"身份证号与第{rows[j].line}行（学号{other}）相同："
+                    "一人只能有一个学籍", "duplicate_person")
+                add(j, "id_number", f"身份证号与第{row.line}行（学号{no}）相同："
+                    "一人只能有一个学籍", "duplicate_person")
+            else:
+                first_by_id[idn] = i
+    for i, errs in extra.items():
+        rows[i] = dataclasses.replace(rows[i], errors=rows[i].errors + tuple(errs))
+    return rows
+
+
+def _parse(source: IO[bytes], filename: str, max_rows: int) -> RosterReport:
+    stream = open_rows(source, filename)
+    try:
+        header_line, header = _find_header(stream)
+        warnings = _check_merges(stream, header_line)
+        columns, unknown = _columns(header)
+        fmt, encoding, bound = stream.kind, stream.encoding, stream.row_upper_bound
+    finally:
+        stream.close()
+    too_many = f"文件超过{max_rows}行，无法一次导入：请按院系或班级拆分后分批导入"
+    # Refuse an oversized file before validating anything, with a cheap count when the
+    # format gives an upper bound and a streaming count otherwise.
+    if bound is None or bound > header_line + max_rows:
+        if _count_rows(source, filename, header_line, max_rows) > max_rows:
+            return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
+    source.seek(0)
+    stream = open_rows(source, filename)
+    form = roster_form()
+    rows: list[RosterRow] = []
+    try:
+        for line, values in _nonblank(stream.rows):
+            if line <= header_line:
+                continue
+            if len(rows) >= max_rows:  # the file changed under us, or no bound was known
+                return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
+            rows.append(_check_row(form, columns, line, values, fmt == "xlsx"))
+    finally:
+        stream.close()
+    if not rows:
+        return RosterReport(fatal="表头下面没有学生数据", header_line=header_line, format=fmt,
+                            encoding=encoding)
+    rows = _mark_duplicates(rows, columns)
+    errors = sum(1 for r in rows if r.errors)
+    return RosterReport(
+        rows=tuple(rows), valid_count=len(rows) - errors, error_count=errors,
+        header_map={c.header: c.key for c in columns}, unknown_headers=tuple(unknown),
+        warnings=tuple(warnings), header_line=header_line, format=fmt, encoding=encoding)
