@@ -103,6 +103,59 @@ def render_cmd(form_id: str, data_file: Path, out: Path, docx_out: Path | None,
     click.echo(f"已生成 {doc.form.title}，文号 {doc.meta.number}，核验网址 {doc.meta.verify_url}")
 
 
+def _runtime():  # type: ignore[no-untyped-def]
+    from doc_service.migrations import upgrade
+    from doc_service.services.runtime import open_runtime
+    from doc_service.web import instance_secret
+
+    instance = instance_path()
+    rt = open_runtime(instance, secret_key=instance_secret(instance))
+    upgrade(rt.engine)
+    return rt
+
+
+@main.group("db")
+def db_group() -> None:
+    """数据库管理。"""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """把数据库升级到最新结构（可重复执行）。"""
+    _runtime()
+    click.echo("数据库已是最新结构")
+
+
+@main.command("demo")
+@click.option("--json", "as_json", is_flag=True,
+              help="输出账号（角色、学院、班级、API 令牌）和演示学生的完整记录")
+def demo_cmd(as_json: bool) -> None:
+    """载入演示数据（若尚无数据）并打印演示账号。"""
+    from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
+
+    rt = _runtime()
+    loaded = load_demo(rt)
+    ensure_keys(rt)
+    accounts = demo_accounts(rt)
+    if as_json:
+        click.echo(json.dumps({"accounts": accounts, "students": demo_students(rt)},
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo("已载入演示数据" if loaded else "演示数据已存在")
+    _print_accounts(accounts)
+
+
+def _print_accounts(accounts: list[dict[str, Any]]) -> None:
+    if not accounts:
+        click.echo("（没有演示账号：数据库不是由 doc-service demo 创建的）")
+        return
+    click.echo("演示账号（用户名 / 密码 / 角色 / 学院）：")
+    for a in accounts:
+        extra = f" 班级 {','.join(a['classes'])}" if a.get("classes") else ""
+        click.echo(f"  {a['username']:<14} {a['password']:<14} {a['name']} "
+                   f"{a['role']} {a.get('college') or '全校'}{extra}")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -111,9 +164,13 @@ def serve_cmd(host: str, port: int, threads: int) -> None:
     """以生产用 WSGI 服务器（waitress）启动服务。"""
     from waitress import serve
 
+    from doc_service.services.demo import demo_accounts, ensure_keys
     from doc_service.web import create_app
 
-    app = create_app()
+    rt = _runtime()
+    ensure_keys(rt)
+    app = create_app(runtime=rt)
+    _print_accounts(demo_accounts(rt))
     click.echo(f"doc-service 正在运行：http://{host}:{port}/  （实例目录 {instance_path()}）")
     serve(app, host=host, port=port, threads=threads, ident="doc-service")
 

@@ -7,6 +7,11 @@
     │   └── MissingGlyphError       a character no embedded font can draw
     ├── ConfigurationError          instance folder or settings unusable
     ├── WorkflowError               approval-chain rules (order, roles, state)
+    │   └── ConflictError           someone else decided first (two approvals at once)
+    ├── AuthError                   not signed in / identity not proven
+    │   └── LockedError             too many failed identity answers
+    ├── PermissionDeniedError       signed in, but not entitled to this object
+    ├── NotFoundError               no such object (or not visible to the caller)
     ├── SignatureError              signing or verification failed
     └── ArchiveError                write-once archive problems
 
@@ -98,6 +103,31 @@ class ConfigurationError(DocServiceError):
 class WorkflowError(DocServiceError):
     code = "workflow"
     http_status = 409
+
+
+class ConflictError(WorkflowError):
+    code = "conflict"
+    http_status = 409
+
+
+class AuthError(DocServiceError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class LockedError(AuthError):
+    code = "locked"
+    http_status = 429
+
+
+class PermissionDeniedError(DocServiceError):
+    code = "forbidden"
+    http_status = 403
+
+
+class NotFoundError(DocServiceError):
+    code = "not_found"
+    http_status = 404
 
 
 class SignatureError(DocServiceError):

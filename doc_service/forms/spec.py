@@ -92,7 +92,7 @@ class ChainStepSpec:
     role: str
     """``student``, ``class_teacher``, ``college_head``, ``registrar``, ``approving_office`` …"""
     decision: str = "approve"
-    """What this step's signature means: approve, acknowledge, apply, seal."""
+    """What this step's signature means: approve, acknowledge or seal."""
     label: str = ""
     seal: str | None = None
     """``college`` or ``school``: which seal goes with this signature."""

@@ -10,9 +10,14 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-def index() -> str:
-    return render_template("index.html", forms=all_forms(),
-                           school=current_app.extensions["institution"])
+def index():  # type: ignore[no-untyped-def]
+    from flask import redirect, url_for
+
+    from doc_service.web.auth import current_staff
+
+    if current_staff() is not None and "staff.inbox_page" in current_app.view_functions:
+        return redirect(url_for("staff.inbox_page"))
+    return render_template("index.html", forms=all_forms())
 
 
 @bp.get("/healthz")
@@ -20,6 +25,3 @@ def healthz():  # type: ignore[no-untyped-def]
     return jsonify(status="ok")
 
 
-@bp.get("/api/v1/forms")
-def forms_api():  # type: ignore[no-untyped-def]
-    return jsonify([f.to_dict() for f in all_forms()])

@@ -1,0 +1,311 @@
+"""Issuing documents, revising them after a send-back, and reading them.
+
+``issue_document`` validates with the form's rules, takes the next 文号 in the
+same transaction, renders the draft PDF (with its QR code) and DOCX, stores
+them, and resolves the chain from the roster: the student's class gives the
+class teacher, the college gives its head, the offices sign as pools.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from doc_service.errors import FieldError, NotFoundError, ValidationError, WorkflowError
+from doc_service.forms.spec import FormSpec, load_form
+from doc_service.forms.validation import validate
+from doc_service.numbering import next_number
+from doc_service.rendering.context import DocumentMeta
+from doc_service.rendering.pdf import default_renderer
+from doc_service.rendering.qr import new_code, verify_url
+from doc_service.services.access import (
+    POOLED_ROLES,
+    Actor,
+    Staff,
+    require_issue,
+    require_staff,
+    require_view,
+    visible_student,
+)
+from doc_service.services.audit import audit
+from doc_service.services.runtime import Runtime
+from doc_service.storage.models import (
+    College,
+    DocStatus,
+    Document,
+    Role,
+    SchoolClass,
+    Step,
+    StepState,
+    Student,
+    User,
+    new_id,
+    utcnow,
+)
+
+STEP_DUE_WORKING_DAYS = 3
+"""Each signer has this many working days once a document reaches them."""
+
+
+def _student_by_no(session: Session, student_no: str) -> Student | None:
+    return session.scalar(select(Student).where(Student.student_no == student_no))
+
+
+def _merge_roster(form: FormSpec, student: Student | None, data: dict[str, Any]) -> dict[str, Any]:
+    """The roster's values for the form's shared fields, overridden by what was typed."""
+    merged: dict[str, Any] = {}
+    if student is not None:
+        roster = student.form_data()
+        merged.update({k: v for k, v in roster.items() if k in form.keys})
+        if "school" in form.keys and "school" not in merged:
+            pass
+    merged.update({k: v for k, v in data.items() if v not in (None, "")})
+    return merged
+
+
+def _resolve_chain(session: Session, form: FormSpec, college: College,
+                   klass: SchoolClass | None) -> list[Step]:
+    steps: list[Step] = []
+    for position, spec in enumerate(form.chain):
+        assignee: int | None = None
+        if spec.role == Role.CLASS_TEACHER:
+            if klass is None or klass.teacher_id is None:
+                name = klass.class_no if klass else "（未知班级）"
+                raise WorkflowError(f"班级 {name} 尚未设置班主任，无法生成签批流程")
+            assignee = klass.teacher_id
+        elif spec.role == Role.COLLEGE_HEAD:
+            if college.head_id is None:
+                raise WorkflowError(f"{college.name} 尚未设置院部负责人，无法生成签批流程")
+            assignee = college.head_id
+        elif spec.role in POOLED_ROLES:
+            has_member = session.scalar(
+                select(User.id).where(User.role == spec.role, User.active.is_(True)).limit(1))
+            if has_member is None:
+                raise WorkflowError(f"系统中没有可签批的「{spec.label or spec.role}」账号")
+        elif spec.role != "student":
+            raise WorkflowError(f"表单的签批角色 {spec.role} 无法解析")
+        steps.append(Step(position=position, role=spec.role, label=spec.label,
+                          decision_kind=spec.decision, seal=spec.seal, visible=spec.visible,
+                          assignee_id=assignee, state=StepState.WAITING))
+    return steps
+
+
+def activate_step(rt: Runtime, step: Step, now: dt.datetime) -> None:
+    step.state = StepState.CURRENT
+    step.became_current_at = now
+    step.due_on = rt.calendar.add_working_days(now.date(), STEP_DUE_WORKING_DAYS)
+
+
+def _render_and_store(rt: Runtime, form: FormSpec, data: dict[str, Any], number: str,
+                      code: str, issued_on: dt.date, doc_id: str, version: int
+                      ) -> tuple[str, str, dict[str, Any]]:
+    from doc_service.rendering.docx import render_docx
+
+    meta = DocumentMeta(number=number, code=code,
+                        verify_url=verify_url(rt.institution.public_base_url, code),
+                        issued_on=issued_on, version=version, document_id=doc_id)
+    pdf = default_renderer().render(form, data, meta, rt.institution)
+    docx = render_docx(form, data, meta, rt.institution)
+    pdf_sha = rt.store.put(pdf.pdf)
+    docx_sha = rt.store.put(docx)
+    areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
+    return pdf_sha, docx_sha, areas
+
+
+def issue_document(rt: Runtime, actor: Actor, form_id: str, data: dict[str, Any], *,
+                   student_no: str | None = None, today: dt.date | None = None,
+                   ip: str | None = None) -> Document:
+    """Issue a new document (version 1) and start its chain."""
+    user = require_staff(actor)
+    form = load_form(form_id)
+    if not isinstance(data, dict):
+        raise ValidationError([FieldError("*", "data 应为对象", "type")])
+    today = today or dt.date.today()
+    with rt.sessions.begin() as session:
+        student_no = student_no or data.get("student_no")
+        student = _student_by_no(session, str(student_no)) if student_no else None
+        if student_no and student is None and "student_no" not in data:
+            raise NotFoundError(f"花名册中没有学号为 {str(student_no)[:20]} 的学生")
+        if student is not None and not visible_student(session, user, student):
+            raise NotFoundError(f"花名册中没有学号为 {str(student_no)[:20]} 的学生")
+        merged = _merge_roster(form, student, data)
+        clean = validate(form, merged)
+        college, klass = _college_and_class(session, user, student, clean)
+        require_issue(session, user, student, college.id)
+        steps = _resolve_chain(session, form, college, klass)
+        seq = next_number(session.connection(), form.id, today.year)
+        number = form.format_number(year=today.year, seq=seq)
+        doc_id, code = new_id(), new_code()
+        pdf_sha, docx_sha, areas = _render_and_store(rt, form, clean, number, code, today,
+                                                     doc_id, 1)
+        doc = Document(id=doc_id, series_id=doc_id, version=1, form_id=form.id, number=number,
+                       code=code, status=DocStatus.IN_PROGRESS, data=clean,
+                       student_id=student.id if student else None,
+                       student_no=clean.get("student_no"), student_name=clean.get("name", ""),
+                       college_id=college.id, class_id=klass.id if klass else None,
+                       issuer_id=user.id, issued_on=today, draft_sha256=pdf_sha,
+                       current_sha256=pdf_sha, docx_sha256=docx_sha, signature_areas=areas)
+        doc.steps = steps
+        activate_step(rt, steps[0], utcnow())
+        session.add(doc)
+        audit(session, actor, "issue", "document", doc_id, ip=ip, form_id=form.id,
+              number=number)
+    return load_document(rt, doc_id)
+
+
+def _college_and_class(session: Session, user: User, student: Student | None,
+                       data: dict[str, Any]) -> tuple[College, SchoolClass | None]:
+    if student is not None:
+        return student.college, student.klass
+    klass = None
+    if data.get("class_no"):
+        klass = session.scalar(select(SchoolClass).where(SchoolClass.class_no == data["class_no"]))
+    if klass is not None:
+        return klass.college, klass
+    college = None
+    if data.get("college"):
+        college = session.scalar(select(College).where(College.name == data["college"]))
+    if college is None and user.college_id is not None:
+        college = session.get(College, user.college_id)
+    if college is None:
+        raise ValidationError([FieldError("college", "院系不在本校院系名单中", "unknown_college")])
+    return college, None
+
+
+def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any], *,
+                    today: dt.date | None = None, ip: str | None = None) -> Document:
+    """After a send-back: issue the corrected data as a new version; its chain starts again."""
+    user = require_staff(actor)
+    today = today or dt.date.today()
+    with rt.sessions.begin() as session:
+        old = _locked_document(session, doc_id)
+        require_view(session, actor, old)
+        if old.status != DocStatus.REJECTED:
+            raise WorkflowError("只有被退回的文书可以修改后重新出具")
+        if user.id != old.issuer_id and user.role != Role.REGISTRAR:
+            raise WorkflowError("只有原出具人或教务处学籍科可以修改重出")
+        form = load_form(old.form_id)
+        student = session.get(Student, old.student_id) if old.student_id else None
+        clean = validate(form, {**old.data, **data})
+        college, klass = _college_and_class(session, user, student, clean)
+        require_issue(session, user, student, college.id)
+        steps = _resolve_chain(session, form, college, klass)
+        new_doc_id, code = new_id(), new_code()
+        pdf_sha, docx_sha, areas = _render_and_store(rt, form, clean, old.number, code, today,
+                                                     new_doc_id, old.version + 1)
+        doc = Document(id=new_doc_id, series_id=old.series_id, version=old.version + 1,
+                       form_id=old.form_id, number=old.number, code=code,
+                       status=DocStatus.IN_PROGRESS, data=clean, student_id=old.student_id,
+                       student_no=clean.get("student_no"), student_name=clean.get("name", ""),
+                       college_id=college.id, class_id=klass.id if klass else old.class_id,
+                       issuer_id=user.id, issued_on=today, draft_sha256=pdf_sha,
+                       current_sha256=pdf_sha, docx_sha256=docx_sha, signature_areas=areas)
+        doc.steps = steps
+        activate_step(rt, steps[0], utcnow())
+        old.status = DocStatus.SUPERSEDED
+        old.superseded_by = new_doc_id
+        old.lock_version += 1
+        session.add(doc)
+        audit(session, actor, "revise", "document", new_doc_id, ip=ip, previous=old.id,
+              version=doc.version)
+    return load_document(rt, new_doc_id)
+
+
+def load_document(rt: Runtime, doc_id: str) -> Document:
+    """A document with its college and steps loaded, usable after the session closes."""
+    with rt.sessions() as session:
+        doc = session.get(Document, doc_id)
+        if doc is None:
+            raise NotFoundError("没有找到该文书，或您无权查看")
+        return doc
+
+
+def _locked_document(session: Session, doc_id: str) -> Document:
+    doc = session.get(Document, doc_id, with_for_update=True)
+    if doc is None:
+        raise NotFoundError("没有找到该文书，或您无权查看")
+    return doc
+
+
+def get_document(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None,
+                 log: bool = True) -> Document:
+    with rt.sessions.begin() as session:
+        doc = session.get(Document, doc_id)
+        if doc is None:
+            raise NotFoundError("没有找到该文书，或您无权查看")
+        require_view(session, actor, doc)
+        if log:
+            audit(session, actor, "view", "document", doc.id, ip=ip)
+        return doc
+
+
+def document_by_code(rt: Runtime, code: str) -> Document:
+    with rt.sessions() as session:
+        doc = session.scalar(select(Document).where(Document.code == code.upper()))
+        if doc is None:
+            raise NotFoundError("二维码无效：没有找到对应的文书")
+        return doc
+
+
+def history(rt: Runtime, actor: Actor, doc: Document) -> list[Document]:
+    """Every version of the document's series, oldest first (for the history panel)."""
+    with rt.sessions() as session:
+        docs = list(session.scalars(select(Document).where(Document.series_id == doc.series_id)
+                                    .order_by(Document.version)))
+        return [d for d in docs if d.id == doc.id or isinstance(actor, Staff)]
+
+
+def pdf_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> bytes:
+    with rt.sessions.begin() as session:
+        doc = session.get(Document, doc_id)
+        if doc is None:
+            raise NotFoundError("没有找到该文书，或您无权查看")
+        require_view(session, actor, doc)
+        audit(session, actor, "download", "document", doc.id, ip=ip, kind="pdf")
+        sha = doc.current_sha256
+    return rt.store.get(sha)
+
+
+def docx_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> bytes:
+    with rt.sessions.begin() as session:
+        doc = session.get(Document, doc_id)
+        if doc is None:
+            raise NotFoundError("没有找到该文书，或您无权查看")
+        require_view(session, actor, doc)
+        require_staff(actor, Role.ISSUER, Role.REGISTRAR)
+        audit(session, actor, "download", "document", doc.id, ip=ip, kind="docx")
+        sha = doc.docx_sha256
+    if sha is None:
+        raise NotFoundError("该文书没有 DOCX 版本")
+    return rt.store.get(sha)
+
+
+def list_documents(rt: Runtime, actor: Actor, *, form_id: str | None = None,
+                   student_no: str | None = None, status: str | None = None,
+                   page: int = 1, per_page: int = 20) -> tuple[list[Document], int]:
+    """Documents the caller may see, newest first, one page at a time."""
+    from sqlalchemy import func
+
+    from doc_service.services.access import SCHOOL_WIDE, teacher_class_ids
+
+    user = require_staff(actor)
+    with rt.sessions() as session:
+        q = select(Document)
+        if user.role not in SCHOOL_WIDE:
+            if user.role == Role.CLASS_TEACHER:
+                q = q.where(Document.class_id.in_(teacher_class_ids(session, user) or {-1}))
+            else:
+                q = q.where(Document.college_id == user.college_id)
+        if form_id:
+            q = q.where(Document.form_id == form_id)
+        if student_no:
+            q = q.where(Document.student_no == student_no)
+        if status:
+            q = q.where(Document.status == status)
+        total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+        docs = list(session.scalars(q.order_by(Document.created_at.desc(), Document.id)
+                                    .offset((page - 1) * per_page).limit(per_page)))
+        return docs, total

@@ -1,0 +1,40 @@
+"""What waits for each staff member: current steps they (or their office) must sign."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_, select
+
+from doc_service.services.access import POOLED_ROLES
+from doc_service.services.runtime import Runtime
+from doc_service.storage.models import Document, DocStatus, Step, StepState, User
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    document: Document
+    step: Step
+    overdue: bool
+
+
+def inbox(rt: Runtime, user: User, *, today: dt.date | None = None,
+          limit: int = 500) -> list[InboxItem]:
+    """Oldest and overdue first."""
+    today = today or dt.date.today()
+    mine = Step.assignee_id == user.id
+    if user.role in POOLED_ROLES:
+        mine = or_(mine, and_(Step.assignee_id.is_(None), Step.role == user.role))
+    with rt.sessions() as session:
+        rows = session.execute(
+            select(Step, Document).join(Document, Document.id == Step.document_id)
+            .where(Step.state == StepState.CURRENT, Document.status == DocStatus.IN_PROGRESS,
+                   mine)
+            .order_by(Step.due_on, Step.became_current_at).limit(limit)
+        ).all()
+        items = [InboxItem(document=doc, step=step,
+                           overdue=step.due_on is not None and step.due_on < today)
+                 for step, doc in rows]
+    items.sort(key=lambda i: (not i.overdue, i.step.became_current_at or dt.datetime.min))
+    return items

@@ -1,0 +1,1 @@
+"""Storage adapters: SQLAlchemy models, the unit of work, and file blobs."""

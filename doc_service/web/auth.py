@@ -1,0 +1,154 @@
+"""Who is asking: staff by session (password) or Bearer token, students by document token.
+
+Staff sign in with a password hashed by Werkzeug's scrypt KDF; the session is
+a signed, HttpOnly, SameSite cookie, renewed at login. API clients send
+``Authorization: Bearer <token>``: a staff API token (stored only as SHA-256)
+or a student's short-lived token from ``POST /api/v1/codes/{code}/identity``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.security import check_password_hash
+
+from doc_service.errors import AuthError
+from doc_service.services.access import Actor, Staff
+from doc_service.services.audit import audit
+from doc_service.storage.models import User
+from doc_service.web.security import client_ip, rate_limited
+
+bp = Blueprint("auth", __name__)
+STAFF_TOKEN_PREFIX = "ds_"
+
+
+def runtime() -> Any:
+    return current_app.extensions["runtime"]
+
+
+def _user_by_id(user_id: int) -> User | None:
+    with runtime().sessions() as s:
+        user = s.get(User, user_id)
+        return user if user is not None and user.active else None
+
+
+def _user_by_token(token: str) -> User | None:
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with runtime().sessions() as s:
+        user = s.scalar(select(User).where(User.api_token_hash == digest))
+        return user if user is not None and user.active else None
+
+
+def current_actor(doc_id: str | None = None) -> Actor | None:
+    """The caller, or None. A student token only counts for its own document."""
+    if "actor" in g:
+        return g.actor  # type: ignore[no-any-return]
+    actor: Actor | None = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer "):
+        token = header[7:].strip()
+        if token.startswith(STAFF_TOKEN_PREFIX):
+            user = _user_by_token(token)
+            if user is None:
+                raise AuthError("API 令牌无效")
+            actor = Staff(user)
+        else:
+            from doc_service.services.identity import actor_from_token
+
+            actor = actor_from_token(runtime(), token)
+    elif session.get("user_id"):
+        user = _user_by_id(int(session["user_id"]))
+        if user is None:
+            session.clear()
+        else:
+            actor = Staff(user)
+    g.actor = actor
+    return actor
+
+
+def current_staff() -> Staff | None:
+    actor = current_actor()
+    return actor if isinstance(actor, Staff) else None
+
+
+def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For pages: redirect to the login page when not signed in as staff."""
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_staff() is None:
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+    return wrapped
+
+
+def api_actor() -> Actor:
+    """For the API: the authenticated caller or a 401."""
+    actor = current_actor()
+    if actor is None:
+        raise AuthError("需要身份认证：请提供 Authorization: Bearer 令牌")
+    return actor
+
+
+def _safe_next(target: str | None) -> str:
+    if not target:
+        return url_for("pages.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("pages.index")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@rate_limited("login", limit=30, per_seconds=300)
+def login() -> Any:
+    error = None
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip()[:40]
+        password = request.form.get("password") or ""
+        with runtime().sessions.begin() as s:
+            user = s.scalar(select(User).where(User.username == username))
+            ok = (user is not None and user.active
+                  and check_password_hash(user.password_hash, password[:200]))
+            audit(s, Staff(user) if ok and user else None, "login" if ok else "login_failed",
+                  "user", username, ip=client_ip())
+        if ok and user is not None:
+            session.clear()  # new session id at privilege change
+            session["user_id"] = user.id
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")))
+        error = "用户名或密码不正确"
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        try:
+            staff = current_staff()
+        except AuthError:
+            staff = None
+        return {"me": staff.user if staff else None, "school": runtime().institution}

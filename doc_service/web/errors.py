@@ -1,0 +1,50 @@
+"""One place maps errors to HTTP: JSON for the API, a Chinese page for people.
+
+Our own errors carry their status and message; anything else becomes a 500
+with a reference number in the log and no traceback for the client.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from doc_service.errors import DocServiceError
+
+log = logging.getLogger(__name__)
+
+HTTP_MESSAGES = {
+    400: "请求格式不正确", 401: "请先登录", 403: "无权访问", 404: "页面不存在",
+    405: "不支持该请求方法", 413: "上传内容过大", 429: "请求过于频繁，请稍后再试",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def _render(status: int, payload: dict[str, object]):  # type: ignore[no-untyped-def]
+    if _wants_json():
+        return jsonify(payload), status
+    return render_template("error.html", status=status, payload=payload), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DocServiceError)
+    def _ours(e: DocServiceError):  # type: ignore[no-untyped-def]
+        return _render(e.http_status, e.to_dict())
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException):  # type: ignore[no-untyped-def]
+        status = e.code or 500
+        return _render(status, {"error": e.name.lower().replace(" ", "_"),
+                                "message": HTTP_MESSAGES.get(status, e.name)})
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):  # type: ignore[no-untyped-def]
+        ref = secrets.token_hex(4)
+        log.exception("unexpected error %s on %s %s", ref, request.method, request.path)
+        return _render(500, {"error": "internal", "message": f"服务器内部错误（编号 {ref}），请联系管理员"})
