@@ -55,28 +55,42 @@ def pg_available() -> bool:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path, pg_available) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = sqlite_engine(str(tmp_path / "index.db"))
-        install(eng)
-        yield eng
-        eng.dispose()
-        return
-    if not pg_available:
+def make_engine(request: pytest.FixtureRequest, tmp_path,
+                pg_available) -> Iterator[Callable[[], Engine]]:
+    """``make_engine()`` -> a new, empty, installed index of this test's database kind."""
+    if request.param == "postgresql" and not pg_available:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
-    schema = f"arch_{_SESSION}_{next(_counter)}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-    try:
+    made: list[tuple[Engine, str | None]] = []
+
+    def make() -> Engine:
+        n = next(_counter)
+        if request.param == "sqlite":
+            eng = sqlite_engine(str(tmp_path / f"index-{n}.db"))
+            made.append((eng, None))
+        else:
+            schema = f"arch_{_SESSION}_{n}"
+            with admin.connect() as c:
+                c.execute(text(f"CREATE SCHEMA {schema}"))
+            eng = create_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+            made.append((eng, schema))
         install(eng)
-        yield eng
+        return eng
+
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        yield make
     finally:
-        eng.dispose()
-        with admin.connect() as c:
-            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        for eng, schema in made:
+            eng.dispose()
+            if schema:
+                with admin.connect() as c:
+                    c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture
+def engine(make_engine) -> Engine:
+    return make_engine()
 
 
 @pytest.fixture
@@ -131,3 +145,49 @@ def make_input() -> Callable[..., ArchiveInput]:
         fields.update(over)
         return ArchiveInput(**fields)  # type: ignore[arg-type]
     return build
+
+
+# ---------------------------------------------------------------------- really sealed documents
+SCHOOL = "江南理工职业技术学院"
+COLLEGE = "信息工程学院"
+
+
+@pytest.fixture(scope="session")
+def keystore(tmp_path_factory):
+    from signing.keystore import KeyStore
+
+    ks = KeyStore(tmp_path_factory.mktemp("keys") / "keys", "archive-test-passphrase")
+    ks.init_institution(SCHOOL, [COLLEGE])
+    return ks
+
+
+@pytest.fixture(scope="session")
+def seal_document(keystore, tmp_path_factory):
+    """``seal_document(document_id) -> (pdf, chain_json)``: student approves, registrar seals
+    (PAdES B-LTA with the local TSA), as :func:`signing.steps.record_and_sign` does it."""
+    from signing.chain import ApprovalChain, ChainStep
+    from signing.fonts import NOTO_SERIF_CJK, subset_font
+    from signing.pdf_sign import SignatureBox
+    from signing.tsa import configured_timestamper
+
+    font = str(subset_font(NOTO_SERIF_CJK, tmp_path_factory.mktemp("fonts") / "stamp.otf",
+                           "张三赵六"))
+    tsa = configured_timestamper(keystore)
+    people = (("20240001", "张三", "student", Decision.APPROVE),
+              ("R-0001", "赵六", "registrar", Decision.SEAL))
+
+    def seal(document_id: str) -> tuple[bytes, bytes]:
+        from signing.steps import record_and_sign
+
+        pdf = make_pdf(f"{document_id} certificate")
+        chain = ApprovalChain(document_id, 1, [ChainStep(r, i, n, d) for i, n, r, d in people])
+        for k, (sid, name, role, decision) in enumerate(people):
+            ident = keystore.signer_identity(sid, name, role, COLLEGE)
+            seal_png = keystore.seal_identity().png if role == "registrar" else None
+            pdf = record_and_sign(pdf, chain, ident, decision,
+                                  box=SignatureBox(0, 50 + k * 200, 80, 230 + k * 200, 190),
+                                  font_path=font, seal_png=seal_png, timestamper=tsa,
+                                  trust_roots=[keystore.root_cert()]).pdf
+        return pdf, chain_document_bytes(document_id, 1, chain.records)
+
+    return seal
