@@ -21,7 +21,7 @@ from openpyxl.utils.cell import range_boundaries
 
 from doc_service.errors import FieldError, ValidationError
 from doc_service.forms.spec import FieldSpec, FieldType, FormSpec, load_form, shared_fields
-from doc_service.forms.spec import _field_from_dict as field_from_dict
+from doc_service.forms.spec import _field_from_dict as field_from_dict  # same defaults as forms
 from doc_service.forms.validation import validate
 from doc_service.roster import headers as hdr
 from doc_service.roster.cells import CellProblem, normalize
@@ -79,7 +79,7 @@ def _nonblank(rows: Iterator[tuple[int, tuple[Any, ...]]]
 
 def _find_header(stream: RowStream) -> tuple[int, tuple[Any, ...]]:
     best: tuple[int, int, tuple[Any, ...]] | None = None
-    for line, values in stream.rows:
+    for line, values in stream.rows():
         n = hdr.recognized(values)
         if n >= 2 and (best is None or n > best[0]):
             best = (n, line, values)
@@ -92,7 +92,16 @@ def _find_header(stream: RowStream) -> tuple[int, tuple[Any, ...]]:
     return best[1], best[2]
 
 
-def _check_merges(stream: RowStream, header_line: int) -> list[str]:
+def _check_merges(stream: RowStream, header_line: int, header: tuple[Any, ...]) -> list[str]:
+    if stream.merged is None:
+        # Merged ranges unknown: read-only openpyxl shows a merge's continuation cells as
+        # None, so a blank between two headers is the best hint we have.
+        filled = [i for i, v in enumerate(header) if v is not None and str(v).strip()]
+        gaps = [i for i in range(filled[0], filled[-1]) if i not in filled] if filled else []
+        if gaps:
+            raise RosterFileError(f"表头第{hdr.column_letter(gaps[0])}列为空，可能存在合并单元格："
+                                  "请取消合并、为每列填写列名后重新导出")
+        return []
     warnings = []
     for ref in stream.merged:
         min_col, min_row, max_col, max_row = range_boundaries(ref)
@@ -128,20 +137,15 @@ def _columns(header: tuple[Any, ...]) -> tuple[list[hdr.Column], list[str]]:
     return list(columns.values()), unknown
 
 
-def _count_rows(source: IO[bytes], filename: str, header_line: int, limit: int) -> int:
+def _count_rows(stream: RowStream, header_line: int, limit: int) -> int:
     """Data rows after the header, stopping as soon as ``limit`` is exceeded."""
-    source.seek(0)
-    stream = open_rows(source, filename)
-    try:
-        n = 0
-        for line, _ in _nonblank(stream.rows):
-            if line > header_line:
-                n += 1
-                if n > limit:
-                    break
-        return n
-    finally:
-        stream.close()
+    n = 0
+    for line, _ in _nonblank(stream.rows()):
+        if line > header_line:
+            n += 1
+            if n > limit:
+                break
+    return n
 
 
 def _shown(raw: Any) -> str:
@@ -221,31 +225,30 @@ def _mark_duplicates(rows: list[RosterRow], columns: list[hdr.Column]) -> list[R
 def _parse(source: IO[bytes], filename: str, max_rows: int) -> RosterReport:
     stream = open_rows(source, filename)
     try:
-        header_line, header = _find_header(stream)
-        warnings = _check_merges(stream, header_line)
-        columns, unknown = _columns(header)
-        fmt, encoding, bound = stream.kind, stream.encoding, stream.row_upper_bound
+        return _check_sheet(stream, max_rows)
     finally:
         stream.close()
+
+
+def _check_sheet(stream: RowStream, max_rows: int) -> RosterReport:
+    header_line, header = _find_header(stream)
+    warnings = _check_merges(stream, header_line, header)
+    columns, unknown = _columns(header)
+    fmt, encoding, bound = stream.kind, stream.encoding, stream.row_upper_bound
     too_many = f"文件超过{max_rows}行，无法一次导入：请按院系或班级拆分后分批导入"
-    # Refuse an oversized file before validating anything, with a cheap count when the
-    # format gives an upper bound and a streaming count otherwise.
+    # Refuse an oversized file before validating anything: a cheap upper bound from the
+    # raw bytes, and a streaming count (no validation) only when that bound is too high.
     if bound is None or bound > header_line + max_rows:
-        if _count_rows(source, filename, header_line, max_rows) > max_rows:
+        if _count_rows(stream, header_line, max_rows) > max_rows:
             return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
-    source.seek(0)
-    stream = open_rows(source, filename)
     form = roster_form()
     rows: list[RosterRow] = []
-    try:
-        for line, values in _nonblank(stream.rows):
-            if line <= header_line:
-                continue
-            if len(rows) >= max_rows:  # the file changed under us, or no bound was known
-                return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
-            rows.append(_check_row(form, columns, line, values, fmt == "xlsx"))
-    finally:
-        stream.close()
+    for line, values in _nonblank(stream.rows()):
+        if line <= header_line:
+            continue
+        if len(rows) >= max_rows:  # defensive: the count above already refused
+            return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
+        rows.append(_check_row(form, columns, line, values, fmt == "xlsx"))
     if not rows:
         return RosterReport(fatal="表头下面没有学生数据", header_line=header_line, format=fmt,
                             encoding=encoding)

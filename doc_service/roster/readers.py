@@ -14,7 +14,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -37,18 +37,25 @@ class RosterFileError(DocServiceError):
 
 @dataclass
 class RowStream:
-    """The rows of one sheet: ``(line, values)`` with ``line`` as the spreadsheet shows it."""
+    """One sheet, readable several times (header search, row count, the rows themselves).
+
+    :meth:`rows` yields ``(line, values)`` with ``line`` as the spreadsheet shows it.
+    """
 
     kind: str
     """``xlsx`` or ``csv``."""
-    rows: Iterator[tuple[int, tuple[Any, ...]]]
+    _rows: Callable[[], Iterator[tuple[int, tuple[Any, ...]]]]
     row_upper_bound: int | None = None
     """No more rows than this (cheap count before reading); None when unknown."""
-    merged: tuple[str, ...] = ()
-    """Merged ranges of the sheet (``A1:B1``); XLSX only."""
+    merged: tuple[str, ...] | None = ()
+    """Merged ranges of the sheet (``A1:B1``); None when they could not be read."""
     encoding: str | None = None
     sheet: str | None = None
     _closers: list[Any] = field(default_factory=list)
+
+    def rows(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
+        """A fresh pass over the sheet from its first row."""
+        return self._rows()
 
     def close(self) -> None:
         for c in reversed(self._closers):
@@ -137,7 +144,8 @@ def _open_xlsx(stream: IO[bytes]) -> RowStream:
     # Exports often carry a wrong <dimension>; openpyxl would stop reading at it.
     sheet.reset_dimensions()
     path = getattr(sheet, "_worksheet_path", None)  # openpyxl internal, read-only mode
-    upper, merged = (None, ())
+    upper: int | None = None
+    merged: tuple[str, ...] | None = None
     if isinstance(path, str):
         try:
             upper, merged = _scan_sheet_xml(archive, path)
@@ -153,7 +161,7 @@ def _open_xlsx(stream: IO[bytes]) -> RowStream:
                 zipfile.BadZipFile, OSError) as e:
             raise RosterFileError("XLSX 文件中的数据已损坏，无法继续读取：请重新导出后上传") from e
 
-    return RowStream("xlsx", rows(), upper, merged, sheet=sheet.title,
+    return RowStream("xlsx", rows, upper, merged, sheet=sheet.title,
                      _closers=[archive, workbook])
 
 
@@ -210,9 +218,10 @@ def _open_csv(stream: IO[bytes], head: bytes) -> RowStream:
         raise RosterFileError("文件不是表格（含有大量不可见字符）：请上传 XLSX 或 CSV 文件")
     first_lines = sample.splitlines()[:10]
     delimiter = max(",\t;", key=lambda d: sum(line.count(d) for line in first_lines))
-    reader = csv.reader(text, delimiter=delimiter)
 
     def rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
+        text.seek(0)
+        reader = csv.reader(text, delimiter=delimiter)
         line = 0
         try:
             for line, values in enumerate(reader, start=1):
@@ -224,7 +233,7 @@ def _open_csv(stream: IO[bytes], head: bytes) -> RowStream:
             raise RosterFileError(f"第{line + 1}行无法解析（{str(e)[:60]}）："
                                   "请检查引号是否配对") from e
 
-    return RowStream("csv", rows(), lines + 1, encoding=encoding, _closers=[_Detach(text)])
+    return RowStream("csv", rows, lines + 1, encoding=encoding, _closers=[_Detach(text)])
 
 
 class _Detach:

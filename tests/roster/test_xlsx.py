@@ -121,3 +121,14 @@ def test_row_limit_on_xlsx(make_xlsx: Callable[..., Path], kit: Any, count: int,
     assert (report.fatal is not None) is refused
     if refused:
         assert "超过10行" in (report.fatal or "")
+
+
+def test_blank_header_cell_is_suspected_merge_when_ranges_are_unknown(
+        make_xlsx: Callable[..., Path], kit: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from doc_service.roster import readers
+
+    monkeypatch.setattr(readers, "_scan_sheet_xml", lambda archive, path: (None, None))
+    header = list(kit.HEADER)
+    header[4] = None
+    report = parse_roster(make_xlsx(kit.rows_of([kit.student(1)]), header))
+    assert report.fatal is not None and "E列为空，可能存在合并单元格" in report.fatal
