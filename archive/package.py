@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from .backup import BackupSummary, backup, restore  # noqa: F401 - re-exported

@@ -251,19 +251,22 @@ class FileContentStore:
             raise StoreError(f"cannot stat blob {sha}: {e}") from e
 
     def iter_all(self) -> Iterator[str]:
-        try:
-            for a in sorted(os.scandir(self.root), key=lambda e: e.name):
-                if len(a.name) != 2 or not a.is_dir():
+        # listdir, not scandir: a caller may stop early, and nothing stays open in between
+        for a in self._list(self.root):
+            if len(a) != 2:
+                continue
+            for b in self._list(self.root / a):
+                if len(b) != 2:
                     continue
-                for b in os.scandir(a.path):
-                    if len(b.name) != 2 or not b.is_dir():
-                        continue
-                    for blob in os.scandir(b.path):
-                        if _SHA.fullmatch(blob.name) and blob.name[:2] == a.name \
-                                and blob.name[2:4] == b.name:
-                            yield blob.name
+                for name in self._list(self.root / a / b):
+                    if _SHA.fullmatch(name) and name[:2] == a and name[2:4] == b:
+                        yield name
+
+    def _list(self, d: Path) -> list[str]:
+        try:
+            return sorted(os.listdir(d)) if d.is_dir() else []
         except OSError as e:
-            raise StoreError(f"cannot list store {self.root}: {e}") from e
+            raise StoreError(f"cannot list {d}: {e}") from e
 
     def leftovers(self) -> list[Leftover]:
         out: list[Leftover] = []

@@ -1,0 +1,229 @@
+"""CLI for the archive: ``archive fixity | scan | export | check | backup | restore``.
+
+Thin on purpose: parse, call one function from ``archive``, shape the answer. Chinese for
+people, ``--json`` for programs; exit 0 only when all is well (1: the check found problems,
+2: the command could not run). Registered on the main group with :func:`register`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from archive.errors import ArchiveError
+from archive.store import FileContentStore
+
+
+@contextmanager
+def _archive() -> Iterator[tuple[Engine, FileContentStore]]:
+    from archive.index import install
+    from doc_service.config import instance_path
+    from doc_service.db import database_url, make_engine
+
+    inst = instance_path()
+    engine = make_engine(database_url(inst))
+    try:
+        install(engine)
+        yield engine, FileContentStore(inst / "archive")
+    finally:
+        engine.dispose()
+
+
+def _emit(as_json: bool, data: dict[str, Any], lines: list[str], ok: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        for line in lines:
+            click.echo(line)
+    sys.exit(0 if ok else 1)
+
+
+def _error(e: ArchiveError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": type(e).__name__, "message": str(e)},
+                              ensure_ascii=False), err=True)
+    else:
+        click.echo(f"错误：{e}", err=True)
+    sys.exit(2)
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as e:
+        raise click.BadParameter("日期格式应为 YYYY-MM-DD") from e
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）")
+
+
+@click.group("archive")
+def archive_group() -> None:
+    """档案：固定性检查、移交包导出与校验、备份与恢复。"""
+
+
+@archive_group.command("fixity")
+@json_option
+def fixity_cmd(as_json: bool) -> None:
+    """重新计算每个归档文件的 SHA-256，报告缺失或被改动的文件。"""
+    from archive.fixity import run_fixity
+
+    try:
+        with _archive() as (engine, store):
+            report = run_fixity(engine, store)
+    except ArchiveError as e:
+        _error(e, as_json)
+        return
+    lines = [f"已检查 {report.files_checked} 个文件，{report.bytes_read / 1e6:.1f} MB，"
+             f"用时 {report.seconds:.1f} 秒（{report.mb_per_s:.0f} MB/s）。"]
+    names = {"missing": "缺失", "changed": "已被改动", "unreadable": "无法读取"}
+    lines += [f"  {names.get(f.problem, f.problem)}：{f.sha256}（档案记录 "
+              f"{', '.join(f.record_ids)}）" for f in report.findings]
+    lines.append("固定性检查通过。" if report.ok else f"发现 {len(report.findings)} 个问题。")
+    _emit(as_json, report.to_dict(), lines, report.ok)
+
+
+@archive_group.command("scan")
+@click.option("--deep", is_flag=True, help="同时重新计算哈希（较慢）")
+@json_option
+def scan_cmd(deep: bool, as_json: bool) -> None:
+    """启动检查：查找中断的写入留下的临时文件、孤立文件、缺失或改动的文件。"""
+    from archive.recovery import startup_check
+
+    try:
+        with _archive() as (engine, store):
+            problems = startup_check(engine, store, deep=deep)
+    except ArchiveError as e:
+        _error(e, as_json)
+        return
+    lines = [f"  [{p.kind}] {p.detail}" for p in problems]
+    lines.append("档案库完整，无未完成的写入。" if not problems
+                 else f"发现 {len(problems)} 个问题（未做任何修改）。")
+    _emit(as_json, {"ok": not problems, "problems": [p.to_dict() for p in problems]}, lines,
+          not problems)
+
+
+@archive_group.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="移交包路径（.zip）")
+@click.option("--student-no", help="学号")
+@click.option("--form", "form_id", help="表单编号，如 enrollment_certificate")
+@click.option("--college", help="院系")
+@click.option("--from", "date_from", callback=_date, help="开具日期起（YYYY-MM-DD）")
+@click.option("--to", "date_to", callback=_date, help="开具日期止（YYYY-MM-DD）")
+@click.option("--root", "root_pem", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="随包附上的根证书（默认：实例中的学校根证书）")
+@click.option("--why", default="命令行导出移交包", show_default=True,
+              help="导出事由（记入查档日志）")
+@json_option
+def export_cmd(out: Path, student_no: str | None, form_id: str | None, college: str | None,
+               date_from: date | None, date_to: date | None, root_pem: Path | None, why: str,
+               as_json: bool) -> None:
+    """导出移交包：PDF、签批链、元数据和校验清单。"""
+    from archive.package import ExportFilters, export_package
+    from doc_service.config import instance_path
+
+    if root_pem is None:
+        default = instance_path() / "keys" / "root" / "cert.pem"
+        root_pem = default if default.exists() else None
+    filters = ExportFilters(student_no=student_no, form_id=form_id, college=college,
+                            date_from=date_from, date_to=date_to)
+    try:
+        with _archive() as (engine, store):
+            s = export_package(engine, store, out, filters,
+                               root_cert_pem=root_pem.read_bytes() if root_pem else None,
+                               who=getpass.getuser(), why=why)
+    except (ArchiveError, OSError) as e:
+        _error(e if isinstance(e, ArchiveError) else ArchiveError(str(e)), as_json)
+        return
+    _emit(as_json, {"ok": True, "path": str(s.path), "records": s.records, "files": s.files,
+                    "bytes": s.bytes, "root_certificate": bool(root_pem)},
+          [f"已导出 {s.records} 条档案记录、{s.files} 个文件到 {s.path}"
+           + ("" if root_pem else "（未附根证书，接收方需自备根证书才能核验签名）")], True)
+
+
+@archive_group.command("check")
+@click.argument("package", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--root", "root_pem", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="信任此根证书（PEM），而不是包内附带的")
+@json_option
+def check_cmd(package: Path, root_pem: Path | None, as_json: bool) -> None:
+    """校验移交包（无需数据库）：校验和、清单完整性、每个 PDF 的签名。"""
+    from cryptography import x509
+
+    from archive.package import check_package
+
+    roots = None
+    if root_pem is not None:
+        try:
+            roots = [x509.load_pem_x509_certificate(root_pem.read_bytes())]
+        except ValueError as e:
+            _error(ArchiveError(f"无法读取根证书 {root_pem}：{e}"), as_json)
+            return
+    report = check_package(package, trust_roots=roots)
+    source = {"given": "使用指定的根证书", "package": "使用包内附带的根证书（自称，未经独立确认）",
+              "none": "没有根证书，未核验签名"}[report.trust_root_source]
+    sig = {"valid": "签名有效", "invalid": "签名无效", "not_checked": "签名未核验",
+           "no_pdf": "无 PDF（作废记录）"}
+    lines = [f"移交包 {package}：{report.files_checked} 个文件，{len(report.records)} 条记录；"
+             f"{source}。"]
+    lines += [f"  问题：{p}" for p in report.problems]
+    for r in report.records:
+        lines.append(f"  {r.archival_ref}  {sig.get(r.signatures, r.signatures)}"
+                     + ("" if r.ok else "  ✗"))
+        lines += [f"      {p}" for p in r.problems]
+    lines.append("校验通过。" if report.ok else "校验未通过。")
+    _emit(as_json, report.to_dict(), lines, report.ok)
+
+
+@archive_group.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="备份目录（须为新目录或空目录）")
+@json_option
+def backup_cmd(out: Path, as_json: bool) -> None:
+    """备份整个档案库：索引（JSON Lines）和全部文件。"""
+    from archive.package import backup
+
+    try:
+        with _archive() as (engine, store):
+            s = backup(engine, store, out)
+    except ArchiveError as e:
+        _error(e, as_json)
+        return
+    _emit(as_json, {"ok": True, "path": str(s.path), "rows": s.rows, "blobs": s.blobs},
+          [f"已备份到 {s.path}：{s.rows.get('archive_records', 0)} 条档案记录，"
+           f"{s.blobs} 个文件，{s.rows.get('archive_access_log', 0)} 条查档日志。"], True)
+
+
+@archive_group.command("restore")
+@click.argument("backup_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@json_option
+def restore_cmd(backup_dir: Path, as_json: bool) -> None:
+    """从备份目录恢复档案库（已存在的记录跳过，可重复执行）。"""
+    from archive.package import restore
+
+    try:
+        with _archive() as (engine, store):
+            s = restore(engine, store, backup_dir)
+    except ArchiveError as e:
+        _error(e, as_json)
+        return
+    _emit(as_json, {"ok": True, "path": str(s.path), "rows": s.rows, "blobs": s.blobs},
+          [f"已从 {s.path} 恢复：{s.rows.get('archive_records', 0)} 条档案记录，"
+           f"{s.blobs} 个文件。"], True)
+
+
+def register(cli: click.Group) -> None:
+    """Add the ``archive`` command group to the main ``doc-service`` group."""
+    cli.add_command(archive_group)
