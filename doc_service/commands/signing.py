@@ -24,7 +24,6 @@ from signing.verify import verify_pdf
 
 INSTANCE_ENV = "DOC_SERVICE_INSTANCE"
 TSA_URL_ENV = "DOC_SERVICE_TSA_URL"
-DEFAULT_FONT = "templates/fonts/DocSerif-Regular.otf"
 
 
 def _instance() -> Path:
@@ -111,48 +110,63 @@ DEMO_PEOPLE = {
 @click.argument("form_id")
 @click.argument("data_json", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--font", "font_path", default=DEFAULT_FONT, show_default=True)
-def demo_chain(form_id: str, data_json: Path, out_path: Path, font_path: str) -> None:
-    """Render FORM_ID with DATA.json and run its default chain with demo signers.
+def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
+    """Render FORM_ID with DATA.json and run its default chain with demo signers."""
+    from doc_service.config import load_institution
+    from doc_service.errors import DocServiceError
+    from doc_service.rendering.context import DocumentMeta
+    from doc_service.rendering.fonts import ensure_fonts
+    from doc_service.rendering.qr import new_code, verify_url
+    from doc_service.issuing import render_document
 
-    Depends on doc_service.forms.load_form and doc_service.rendering.pdf.render_pdf
-    (interface agreed with the forms/rendering work; adapt here if it changes).
-    """
-    from doc_service.forms import load_form  # type: ignore[import-not-found]
-    from doc_service.rendering.pdf import render_pdf  # type: ignore[import-not-found]
-
-    data = json.loads(data_json.read_text("utf-8"))
-    form = load_form(form_id)
-    rendered = render_pdf(form, data)
+    try:
+        data = json.loads(data_json.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise click.ClickException(f"无法读取数据文件 {data_json}：{e}") from e
+    inst = _instance()
+    inst.mkdir(parents=True, exist_ok=True)
+    institution = load_institution(inst)
     ks = open_keystore()
-    inst = ks.institution()
-    college = data.get("院系") or (inst["colleges"][0] if inst["colleges"] else None)
-    spec = form.chain if hasattr(form, "chain") else form["chain"]
+    if not ks.initialized:
+        ks.init_institution(institution.name, list(institution.colleges))
+    code = new_code()
+    doc_id = f"demo-{form_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    meta = DocumentMeta(number=f"演示〔{datetime.now(UTC):%Y}〕1号", code=code,
+                        verify_url=verify_url(institution.public_base_url, code),
+                        document_id=doc_id)
+    try:
+        rendered = render_document(form_id, data, meta, institution)
+    except DocServiceError as e:
+        raise click.ClickException(str(e)) from e
+    college = rendered.data.get("college")
+    if college not in ks.institution()["colleges"]:
+        college = None
     steps, identities, seals = [], [], []
-    for item in spec:
-        role = item["role"]
-        sid, name = DEMO_PEOPLE.get(role, (f"demo-{role}", role))
-        if role == "student":
-            sid, name = str(data.get("学号", sid)), str(data.get("姓名", name))
-        steps.append(ChainStep(role, sid, name, Decision(item.get("decision", "approve"))))
-        identities.append(ks.signer_identity(sid, name, role, college))
-        seal = item.get("seal")
-        seals.append(ks.seal_identity(college).png if seal == "college"
-                     else ks.seal_identity().png if seal == "school" else None)
-    doc_id = f"{form_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
+    for item in rendered.form.chain:
+        sid, name = DEMO_PEOPLE.get(item.role, (f"demo-{item.role}", item.role))
+        if item.role == "student":
+            sid = f"student-{rendered.data.get('student_no', 'demo')}"
+            name = str(rendered.data.get("name", name))
+        steps.append(ChainStep(item.role, sid, name, Decision(item.decision)))
+        identities.append(ks.signer_identity(sid, name, item.role, college))
+        seals.append(ks.seal_identity(college).png if item.seal == "college"
+                     else ks.seal_identity().png if item.seal == "school" else None)
     chain = ApprovalChain(doc_id, 1, steps)
     ts = configured_timestamper(ks, os.environ.get(TSA_URL_ENV))
-    pdf = rendered.pdf
+    font_path = str(ensure_fonts()["Regular"])
+    pdf = rendered.pdf.pdf
     try:
-        for step, ident, seal in zip(steps, identities, seals, strict=True):
-            box = rendered.signature_areas.get(step.role)
+        for spec, step, ident, seal in zip(rendered.form.chain, steps, identities, seals,
+                                           strict=True):
+            box = rendered.pdf.signature_areas.get(step.role) if spec.visible else None
             pdf = record_and_sign(pdf, chain, ident, step.decision_kind, box=box,
                                   font_path=font_path, seal_png=seal, timestamper=ts,
                                   trust_roots=[ks.root_cert()]).pdf
     except SigningError as e:
         raise click.ClickException(str(e)) from e
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(pdf)
-    click.echo(f"{out_path}: {len(steps)} 签名 signatures, document {doc_id}, state {chain.state}")
+    click.echo(f"{out_path}: {len(steps)} 个签名，文档 {doc_id}，状态 {chain.state}")
 
 
 def register(cli: click.Group) -> None:

@@ -1,8 +1,9 @@
 """Deadlines in Chinese working days, with the instance's override table.
 
-Wraps :mod:`doc_service.calendar` (public holidays and make-up workdays from
-``chinese-calendar``) with corrections stored in ``holiday_overrides`` for
-years the library does not know yet.
+Wraps :class:`doc_service.calendar.WorkCalendar` (public holidays and make-up
+workdays from ``chinese-calendar``) with the corrections stored in
+``holiday_overrides`` — how an administrator enters a year the library does
+not know yet. A year with an override marked ``complete`` counts as known.
 """
 
 from __future__ import annotations
@@ -12,38 +13,39 @@ from typing import Any
 
 from sqlalchemy import select
 
+from doc_service.calendar import WorkCalendar
+from doc_service.calendar.overrides import DayOverride, InMemoryOverrides
 
-def load_overrides(rt: Any) -> dict[dt.date, bool]:
+COMPLETE_NOTE = "全年安排已录入"
+"""An override row whose note is this marks its whole year as complete."""
+
+
+def load_overrides(rt: Any) -> InMemoryOverrides:
     from doc_service.storage.models import HolidayOverride
 
     with rt.sessions() as session:
-        return {o.day: o.is_workday for o in session.scalars(select(HolidayOverride))}
+        rows = list(session.scalars(select(HolidayOverride)))
+    days = [DayOverride(r.day, r.is_workday, r.note) for r in rows]
+    complete = {r.day.year for r in rows if r.note == COMPLETE_NOTE}
+    return InMemoryOverrides(days, complete)
 
 
-class _SimpleCalendar:
-    """Fallback used until doc_service.calendar is available: library + overrides."""
+class ServiceCalendar:
+    """What the use cases need: a date ``n`` working days on, plus the full answer."""
 
-    def __init__(self, overrides: dict[dt.date, bool]) -> None:
-        self.overrides = overrides
-
-    def is_workday(self, day: dt.date) -> bool:
-        if day in self.overrides:
-            return self.overrides[day]
-        try:
-            import chinese_calendar
-
-            return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            return day.weekday() < 5
+    def __init__(self, calendar: WorkCalendar) -> None:
+        self.calendar = calendar
 
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
-        day, left = start, n
-        while left > 0:
-            day += dt.timedelta(days=1)
-            if self.is_workday(day):
-                left -= 1
-        return day
+        return self.calendar.add_working_days(start, n).date
+
+    def deadline(self, start: dt.date, n: int) -> Any:
+        """The :class:`~doc_service.calendar.Deadline`, with its coverage warning."""
+        return self.calendar.add_working_days(start, n)
+
+    def is_workday(self, day: dt.date) -> bool:
+        return self.calendar.is_workday(day)
 
 
-def make_calendar(rt: Any) -> Any:
-    return _SimpleCalendar(load_overrides(rt))
+def make_calendar(rt: Any) -> ServiceCalendar:
+    return ServiceCalendar(WorkCalendar(load_overrides(rt)))

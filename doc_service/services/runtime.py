@@ -58,8 +58,9 @@ class Runtime:
 
         return str(ensure_fonts()["Regular"])
 
-    @cached_property
+    @property
     def calendar(self) -> Any:
+        """Re-read per use (one small query) so overrides entered elsewhere apply at once."""
         from doc_service.services.deadlines import make_calendar
 
         return make_calendar(self)
