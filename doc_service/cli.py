@@ -176,14 +176,17 @@ def serve_cmd(host: str, port: int, threads: int) -> None:
 
 
 def _register_optional() -> None:
-    """Command groups of other parts register themselves here (signing, service, archive)."""
-    try:
-        from doc_service.commands import signing as signing_commands
-    except ImportError as e:  # pragma: no cover - only while a part is being built
-        if "doc_service.commands" not in str(e):
-            raise
-        return
-    signing_commands.register(main)
+    """Command groups of other parts register themselves here (signing, archive, batch)."""
+    import importlib
+
+    for name in ("signing", "archive", "batch"):
+        try:
+            module = importlib.import_module(f"doc_service.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"doc_service.commands.{name}":
+                raise
+            continue
+        module.register(main)
 
 
 _register_optional()

@@ -56,7 +56,7 @@ def _register_optional(app: Flask) -> None:
     """Blueprints of parts built separately (staff pages, signing pages, archive pages)."""
     import importlib
 
-    for name in ("staff", "sign", "archive_pages"):
+    for name in ("staff", "sign", "batch_pages", "archive_pages"):
         try:
             module = importlib.import_module(f"doc_service.web.{name}")
         except ModuleNotFoundError as e:
