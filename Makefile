@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 .PHONY: run test deps venv fonts lint bench clean
 
 run: venv fonts
-	$(BIN)/doc-service serve --host $(HOST) --port $(PORT)
+	$(BIN)/doc-service serve --demo --host $(HOST) --port $(PORT)
 
 test: venv fonts
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -160,14 +160,17 @@ def _print_accounts(accounts: list[dict[str, Any]]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
-def serve_cmd(host: str, port: int, threads: int) -> None:
+@click.option("--demo", is_flag=True, help="若数据库为空，先载入演示数据")
+def serve_cmd(host: str, port: int, threads: int, demo: bool) -> None:
     """以生产用 WSGI 服务器（waitress）启动服务。"""
     from waitress import serve
 
-    from doc_service.services.demo import demo_accounts, ensure_keys
+    from doc_service.services.demo import demo_accounts, ensure_keys, load_demo
     from doc_service.web import create_app
 
     rt = _runtime()
+    if demo and load_demo(rt):
+        click.echo("已载入演示数据")
     ensure_keys(rt)
     app = create_app(runtime=rt)
     _print_accounts(demo_accounts(rt))
