@@ -13,7 +13,10 @@ from tests.conftest import example
 
 
 def cli(*args: str, instance: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DOC_SERVICE_INSTANCE": str(instance)}
+    # The CLI numbers documents in the instance's own database: keep it on SQLite here even
+    # when the suite runs against PostgreSQL, so each test starts from a fresh sequence.
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["DOC_SERVICE_INSTANCE"] = str(instance)
     return subprocess.run([sys.executable, "-m", "doc_service", *args], capture_output=True,
                           text=True, env=env, timeout=180, check=False)
 
