@@ -182,7 +182,7 @@ def _register_optional() -> None:
     """Command groups of other parts register themselves here (signing, archive, batch)."""
     import importlib
 
-    for name in ("signing", "archive", "batch"):
+    for name in ("signing", "holidays", "archive", "batch"):
         try:
             module = importlib.import_module(f"doc_service.commands.{name}")
         except ModuleNotFoundError as e:

@@ -85,6 +85,10 @@ class InMemoryOverrides:
     def complete_years(self) -> frozenset[int]:
         return self._complete
 
+    def days(self) -> list[DayOverride]:
+        """Every override, in date order."""
+        return [self._days[d] for d in sorted(self._days)]
+
     def __len__(self) -> int:
         return len(self._days)
 

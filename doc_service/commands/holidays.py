@@ -1,0 +1,79 @@
+"""``doc-service holidays``: the working-day override table (years the calendar library lacks)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+
+def _rt():  # type: ignore[no-untyped-def]
+    from doc_service.cli import _runtime
+
+    return _runtime()
+
+
+@click.group("holidays")
+def holidays_group() -> None:
+    """节假日与调休补班的补充设置（用于日历库尚未收录的年份）。"""
+
+
+@holidays_group.command("add")
+@click.argument("day", type=click.DateTime(formats=["%Y-%m-%d"]))
+@click.option("--workday/--holiday", required=True, help="该日为补班工作日，或为放假日")
+@click.option("--note", default="", help="说明，如 春节调休")
+def add_cmd(day: dt.datetime, workday: bool, note: str) -> None:
+    """设置某一天是工作日还是假日（覆盖日历库）。"""
+    from doc_service.storage.models import HolidayOverride
+
+    rt = _rt()
+    with rt.sessions.begin() as session:
+        session.merge(HolidayOverride(day=day.date(), is_workday=workday, note=note[:60]))
+    click.echo(f"已设置 {day.date().isoformat()} 为{'工作日' if workday else '假日'}")
+
+
+@holidays_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_cmd(path: Path) -> None:
+    """从 JSON/CSV 文件导入一整年的安排（格式见 doc_service/calendar/overrides.py）。"""
+    from doc_service.calendar.overrides import load_overrides
+    from doc_service.errors import DocServiceError
+    from doc_service.services.deadlines import COMPLETE_NOTE
+    from doc_service.storage.models import HolidayOverride
+
+    try:
+        source = load_overrides(path)
+    except DocServiceError as e:
+        raise click.ClickException(e.message) from e
+    rt = _rt()
+    days = source.days()
+    with rt.sessions.begin() as session:
+        for d in days:
+            session.merge(HolidayOverride(day=d.date, is_workday=d.workday, note=d.note[:60]))
+        for year in source.complete_years():
+            # A marker row keeps the year "known" even when all its days are ordinary.
+            marker = dt.date(year, 1, 1)
+            existing = session.get(HolidayOverride, marker)
+            if existing is None:
+                session.add(HolidayOverride(day=marker, is_workday=False, note=COMPLETE_NOTE))
+            elif existing.note != COMPLETE_NOTE:
+                existing.note = COMPLETE_NOTE
+    click.echo(f"已导入 {len(days)} 天的设置；完整年份：{sorted(source.complete_years()) or '无'}")
+
+
+@holidays_group.command("list")
+def list_cmd() -> None:
+    """列出补充设置。"""
+    from sqlalchemy import select
+
+    from doc_service.storage.models import HolidayOverride
+
+    rt = _rt()
+    with rt.sessions() as session:
+        for o in session.scalars(select(HolidayOverride).order_by(HolidayOverride.day)):
+            click.echo(f"{o.day.isoformat()}  {'工作日' if o.is_workday else '假日'}  {o.note}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(holidays_group)
