@@ -30,6 +30,8 @@ class Institution:
 
     name: str = "西安交通工程学院"
     """The school's full name, printed in titles and on the school seal."""
+    code: str = "DEMO"
+    """The school's code, the first part of every 档号 (set the real one in institution.json)."""
     registrar_office: str = "教务处"
     student_office: str = "学生处"
     regulation: str = "《西安交通工程学院学籍管理实施细则》"
