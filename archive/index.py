@@ -78,7 +78,11 @@ records = Table(
     Index("ix_archive_records_form", "form_id", "issued_on"),
     Index("ix_archive_records_college", "college", "issued_on"),
     Index("ix_archive_records_issued_on", "issued_on"),
-    Index("ix_archive_records_points_to", "points_to"),
+    # partial: almost every row has no points_to, and with a full index SQLite's statistics
+    # then say "useless" and the void/correction look-ups scan the table
+    Index("ix_archive_records_points_to", "points_to", "kind",
+          sqlite_where=text("points_to IS NOT NULL"),
+          postgresql_where=text("points_to IS NOT NULL")),
     Index("ix_archive_records_document", "document_id", "version"),
     Index("ix_archive_records_sha256", "sha256"),
     Index("ix_archive_records_ref_seq", "school_code", "ref_year", "retention", "seq",
