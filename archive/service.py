@@ -374,7 +374,11 @@ def correct_record(engine: Engine, store: ContentStore, record_id: str, inp: Arc
         raise ArchiveInputError("a correction is a new document version")
     if not inp.series_id:
         inp = replace(inp, series_id=old.series_id)
-    return _archive(engine, store, inp, RecordKind.CORRECTION, old.id, reason, by, now)
+    new = _archive(engine, store, inp, RecordKind.CORRECTION, old.id, reason, by, now)
+    if new.points_to != old.id:
+        raise ArchiveConflictError(f"{inp.document_id} v{inp.version} is already archived as "
+                                   f"{new.archival_ref}, not as a correction of {old.archival_ref}")
+    return new
 
 
 def void_record(engine: Engine, store: ContentStore, record_id: str, *, reason: str, by: str,

@@ -169,3 +169,23 @@ def test_access_is_logged_for_administrators(engine, filled):
 def test_unknown_record(engine):
     with pytest.raises(RecordNotFoundError):
         get_record(engine, "nope")
+
+
+def test_concurrent_archiving_gives_one_record_and_distinct_references(engine, store,
+                                                                      make_input):
+    from concurrent.futures import ThreadPoolExecutor
+
+    same = make_input("SAME")
+    inputs = [same] * 4 + [make_input(f"D{i}") for i in range(8)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(lambda i: archive_document(engine, store, i), inputs))
+    assert len({r.id for r in results[:4]}) == 1
+    refs = [r.archival_ref for r in results[3:]]
+    assert len(set(refs)) == len(refs) == 9
+
+
+def test_correction_of_an_already_archived_version_is_refused(engine, store, make_input):
+    old = archive_document(engine, store, make_input("Y", version=1))
+    archive_document(engine, store, make_input("Y", version=2))
+    with pytest.raises(ArchiveConflictError):
+        correct_record(engine, store, old.id, make_input("Y", version=2), reason="r", by="b")
