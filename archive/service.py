@@ -297,8 +297,9 @@ def _insert(engine: Engine, row: dict[str, Any], file_rows: list[dict[str, Any]]
                                 "archival_ref": archival_reference(school_code, year,
                                                                    retention, seq)}
                 conn.execute(insert(rec).values(**values))
-                conn.execute(insert(files_table),
-                             [f | {"record_id": row["id"]} for f in file_rows])
+                if file_rows:
+                    conn.execute(insert(files_table),
+                                 [f | {"record_id": row["id"]} for f in file_rows])
                 return _load(conn, rec.c.id == row["id"])[0]
         except IntegrityError as e:
             last = e  # same 档号 or same key taken concurrently: look again
