@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +21,15 @@ from sqlalchemy.orm import Session
 from doc_service.errors import (
     ConflictError,
     DocServiceError,
-    NotFoundError,
+    FieldError,
     PermissionDeniedError,
     SignatureError,
+    ValidationError,
     WorkflowError,
 )
-from doc_service.services.access import Actor, Staff, StudentActor, can_sign_step, require_view
+from doc_service.services.access import Actor, Staff, can_sign_step, require_view
 from doc_service.services.audit import audit
-from doc_service.services.documents import activate_step
+from doc_service.services.documents import _find_document, activate_step
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import (
     ChainRecordRow,
@@ -37,6 +39,9 @@ from doc_service.storage.models import (
     StepState,
     utcnow,
 )
+
+MAX_COMMENT = 500
+MAX_BATCH = 500
 
 CHSI_DEADLINE_FORMS = {"status_change_notice": 15}
 """Seed 004 工作要求5: mark the change on 学信网 within 15 working days of the decision."""
@@ -104,19 +109,22 @@ def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comme
     from signing.records import Decision
     from signing.steps import record_and_sign
 
+    # Bad input is a validation error (422), not a workflow conflict: nothing was tried yet.
     if decision not in ("approve", "reject"):
-        raise WorkflowError("decision 只能是 approve 或 reject")
+        raise ValidationError([FieldError("decision", "decision 只能是 approve 或 reject",
+                                          "choice")])
     comment = (comment or "").strip()
-    if len(comment) > 500:
-        raise WorkflowError("意见过长（最多500字）")
+    if len(comment) > MAX_COMMENT:
+        raise ValidationError([FieldError("comment", f"意见过长（最多{MAX_COMMENT}字）",
+                                          "too_long")])
     if decision == "reject" and not comment:
-        raise WorkflowError("退回时请填写理由")
+        raise ValidationError([FieldError("comment", "退回时请填写理由", "required")])
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in comment):
+        # A NUL would be refused by PostgreSQL mid-write; other controls garble the stamp.
+        raise ValidationError([FieldError("comment", "意见含有不可见的控制字符", "control_char")])
     with rt.sessions() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            raise NotFoundError("没有找到该文书，或您无权查看")
-        if not (isinstance(actor, StudentActor) and actor.document_id == doc.id):
-            require_view(session, actor, doc)
+        doc = _find_document(session, doc_id)
+        require_view(session, actor, doc)
         if doc.status != DocStatus.IN_PROGRESS:
             raise WorkflowError("该文书已不在签批中（已办结、已退回或已被取代）")
         step = next((s for s in doc.steps if s.state == StepState.CURRENT), None)
@@ -238,8 +246,9 @@ def approve_many(rt: Runtime, actor: Actor, doc_ids: list[str], *,
     """Approve many documents in one action; each still gets its own record and signature."""
     if not isinstance(actor, Staff):
         raise PermissionDeniedError("批量签批需要教职工账号")
-    if len(doc_ids) > 500:
-        raise WorkflowError("一次最多批量签批500份")
+    if len(doc_ids) > MAX_BATCH:
+        raise ValidationError([FieldError("document_ids", f"一次最多批量签批{MAX_BATCH}份",
+                                          "too_many")])
     out = []
     for doc_id in dict.fromkeys(doc_ids):
         try:
@@ -258,9 +267,7 @@ def mark_chsi_done(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = N
 
     user = require_staff(actor, Role.REGISTRAR)
     with rt.sessions.begin() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            raise NotFoundError("没有找到该文书，或您无权查看")
+        doc = _find_document(session, doc_id, lock=True)
         if doc.chsi_due_on is None:
             raise WorkflowError("该文书不需要在学信网标注")
         if doc.chsi_marked_at is not None:

@@ -9,12 +9,19 @@ class teacher, the college gives its head, the offices sign as pools.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from doc_service.errors import FieldError, NotFoundError, ValidationError, WorkflowError
+from doc_service.errors import (
+    FieldError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+    WorkflowError,
+)
 from doc_service.forms.spec import FormSpec, load_form
 from doc_service.forms.validation import validate
 from doc_service.numbering import next_number
@@ -48,6 +55,24 @@ from doc_service.storage.models import (
 
 STEP_DUE_WORKING_DAYS = 3
 """Each signer has this many working days once a document reaches them."""
+
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_STUDENT_NO = re.compile(r"[A-Za-z0-9]{1,20}")
+
+
+def well_formed_key(value: object) -> bool:
+    """Document ids and QR codes are short ASCII tokens. Anything else (a NUL byte, which
+    PostgreSQL refuses in text, or a megabyte of junk) cannot name a document, so it is
+    answered as "not found" without a query."""
+    return isinstance(value, str) and _KEY.fullmatch(value) is not None
+
+
+def _find_document(session: Session, doc_id: str, *, lock: bool = False) -> Document:
+    doc = (session.get(Document, doc_id, with_for_update=lock)
+           if well_formed_key(doc_id) else None)
+    if doc is None:
+        raise NotFoundError("没有找到该文书，或您无权查看")
+    return doc
 
 
 def _student_by_no(session: Session, student_no: str) -> Student | None:
@@ -126,11 +151,18 @@ def issue_document(rt: Runtime, actor: Actor, form_id: str, data: dict[str, Any]
     today = today or dt.date.today()
     with rt.sessions.begin() as session:
         student_no = student_no or data.get("student_no")
-        student = _student_by_no(session, str(student_no)) if student_no else None
+        if student_no and (not isinstance(student_no, str | int) or isinstance(student_no, bool)
+                           or not _STUDENT_NO.fullmatch(str(student_no).strip())):
+            raise ValidationError([FieldError("student_no", "学号格式不正确（应为字母或数字）",
+                                              "format")])
+        student_no = str(student_no).strip() if student_no else None
+        student = _student_by_no(session, student_no) if student_no else None
         if student_no and student is None and "student_no" not in data:
-            raise NotFoundError(f"花名册中没有学号为 {str(student_no)[:20]} 的学生")
+            raise NotFoundError(f"花名册中没有学号为 {student_no} 的学生")
         if student is not None and not visible_student(session, user, student):
-            raise NotFoundError(f"花名册中没有学号为 {str(student_no)[:20]} 的学生")
+            # The same answer as for an unknown number: staff of another college must not
+            # learn that the student exists.
+            raise NotFoundError(f"花名册中没有学号为 {student_no} 的学生")
         merged = _merge_roster(form, student, data)
         clean = validate(form, merged)
         college, klass = _college_and_class(session, user, student, clean)
@@ -183,10 +215,12 @@ def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any]
     with rt.sessions.begin() as session:
         old = _locked_document(session, doc_id)
         require_view(session, actor, old)
+        # Who may revise is a permission (403) and is checked before the state (409),
+        # so a reader never learns more than "not yours to revise".
+        if user.id != old.issuer_id and user.role != Role.REGISTRAR:
+            raise PermissionDeniedError("只有原出具人或教务处学籍科可以修改重出")
         if old.status != DocStatus.REJECTED:
             raise WorkflowError("只有被退回的文书可以修改后重新出具")
-        if user.id != old.issuer_id and user.role != Role.REGISTRAR:
-            raise WorkflowError("只有原出具人或教务处学籍科可以修改重出")
         form = load_form(old.form_id)
         student = session.get(Student, old.student_id) if old.student_id else None
         clean = validate(form, {**old.data, **data})
@@ -217,25 +251,17 @@ def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any]
 def load_document(rt: Runtime, doc_id: str) -> Document:
     """A document with its college and steps loaded, usable after the session closes."""
     with rt.sessions() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            raise NotFoundError("没有找到该文书，或您无权查看")
-        return doc
+        return _find_document(session, doc_id)
 
 
 def _locked_document(session: Session, doc_id: str) -> Document:
-    doc = session.get(Document, doc_id, with_for_update=True)
-    if doc is None:
-        raise NotFoundError("没有找到该文书，或您无权查看")
-    return doc
+    return _find_document(session, doc_id, lock=True)
 
 
 def get_document(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None,
                  log: bool = True) -> Document:
     with rt.sessions.begin() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            raise NotFoundError("没有找到该文书，或您无权查看")
+        doc = _find_document(session, doc_id)
         require_view(session, actor, doc)
         if log:
             audit(session, actor, "view", "document", doc.id, ip=ip)
@@ -244,7 +270,8 @@ def get_document(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = Non
 
 def document_by_code(rt: Runtime, code: str) -> Document:
     with rt.sessions() as session:
-        doc = session.scalar(select(Document).where(Document.code == code.upper()))
+        doc = (session.scalar(select(Document).where(Document.code == code.upper()))
+               if well_formed_key(code) else None)
         if doc is None:
             raise NotFoundError("二维码无效：没有找到对应的文书")
         return doc
@@ -260,9 +287,7 @@ def history(rt: Runtime, actor: Actor, doc: Document) -> list[Document]:
 
 def pdf_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> bytes:
     with rt.sessions.begin() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            raise NotFoundError("没有找到该文书，或您无权查看")
+        doc = _find_document(session, doc_id)
         require_view(session, actor, doc)
         audit(session, actor, "download", "document", doc.id, ip=ip, kind="pdf")
         sha = doc.current_sha256
@@ -271,9 +296,7 @@ def pdf_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) 
 
 def docx_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> bytes:
     with rt.sessions.begin() as session:
-        doc = session.get(Document, doc_id)
-        if doc is None:
-            raise NotFoundError("没有找到该文书，或您无权查看")
+        doc = _find_document(session, doc_id)
         require_view(session, actor, doc)
         require_staff(actor, Role.ISSUER, Role.REGISTRAR)
         audit(session, actor, "download", "document", doc.id, ip=ip, kind="docx")

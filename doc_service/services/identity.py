@@ -11,11 +11,14 @@ import datetime as dt
 import hmac
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from doc_service.errors import AuthError, LockedError, NotFoundError
 from doc_service.services.access import StudentActor
 from doc_service.services.audit import audit
+from doc_service.services.documents import well_formed_key
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import Document, IdentityLock, Student, utcnow
 
@@ -40,6 +43,25 @@ def _expected(session: Session, doc: Document) -> tuple[str, str, str] | None:
     return None
 
 
+def _lock_row(session: Session, code: str) -> IdentityLock:
+    """The code's attempt counter, locked for this transaction (created on first use).
+
+    Two first attempts at once both find no row; the loser of the INSERT reads the
+    winner's row instead of failing, so every failure is counted.
+    """
+    lock = session.get(IdentityLock, code, with_for_update=True)
+    if lock is not None:
+        return lock
+    try:
+        with session.begin_nested():
+            session.add(IdentityLock(code=code, failures=0))
+    except IntegrityError:
+        pass
+    lock = session.get(IdentityLock, code, with_for_update=True, populate_existing=True)
+    assert lock is not None
+    return lock
+
+
 def prove_identity(rt: Runtime, code: str, student_no: str, id_last6: str, *,
                    ip: str | None = None) -> tuple[str, StudentActor]:
     """Check the answer; return (token, actor) or raise AuthError / LockedError."""
@@ -47,16 +69,13 @@ def prove_identity(rt: Runtime, code: str, student_no: str, id_last6: str, *,
     student_no = (student_no or "").strip()[:20]
     answer = (id_last6 or "").strip().upper()[:6]
     now = utcnow()
+    if not well_formed_key(code):
+        raise NotFoundError("二维码无效：没有找到对应的文书")
     with rt.sessions.begin() as session:
-        from sqlalchemy import select
-
         doc = session.scalar(select(Document).where(Document.code == code))
         if doc is None:
             raise NotFoundError("二维码无效：没有找到对应的文书")
-        lock = session.get(IdentityLock, code, with_for_update=True)
-        if lock is None:
-            lock = IdentityLock(code=code, failures=0)
-            session.add(lock)
+        lock = _lock_row(session, code)
         if lock.locked_until is not None and lock.locked_until > now:
             minutes = max(1, int((lock.locked_until - now).total_seconds() // 60) + 1)
             raise LockedError(f"验证失败次数过多，请{minutes}分钟后再试")

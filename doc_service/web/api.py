@@ -10,11 +10,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from doc_service.errors import DocServiceError, ValidationError
+from doc_service.errors import DocServiceError, FieldError, ValidationError
 from doc_service.forms.spec import all_forms
 from doc_service.services import decisions, documents, identity
 from doc_service.services.access import StudentActor
 from doc_service.services.inbox import inbox
+from doc_service.storage.models import DocStatus
 from doc_service.web.auth import api_actor, current_actor, runtime
 from doc_service.web.security import client_ip, rate_limited
 from doc_service.web.serialize import document_json, mask_name
@@ -32,6 +33,16 @@ def _body() -> dict[str, Any]:
     if not isinstance(data, dict):
         raise BadRequest("请求体应为 JSON 对象（Content-Type: application/json）")
     return data
+
+
+def _text_arg(name: str, max_length: int = 40) -> str | None:
+    """An optional text filter; control characters (a NUL breaks PostgreSQL) are refused."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    if len(raw) > max_length or any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
+        raise BadRequest(f"参数 {name} 格式不正确")
+    return raw
 
 
 def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
@@ -55,15 +66,19 @@ def create_document() -> tuple[Response, int]:
     actor = api_actor()
     body = _body()
     form_id = body.get("form_id")
-    if not isinstance(form_id, str):
-        raise BadRequest("缺少 form_id")
+    if not isinstance(form_id, str) or not form_id:
+        raise BadRequest("请提供 form_id（文本）")
     data = body.get("data", {})
     if not isinstance(data, dict):
-        raise ValidationError([], "data 应为对象")
+        raise ValidationError([FieldError("data", "data 应为对象（字段名 → 值）", "type")])
     student_no = body.get("student_no")
+    if student_no is not None and not isinstance(student_no, str):
+        raise ValidationError([FieldError("student_no", "student_no 应为文本", "type")])
+    unknown = set(body) - {"form_id", "data", "student_no"}
+    if unknown:
+        raise BadRequest(f"未知的请求字段：{'、'.join(sorted(str(k)[:40] for k in unknown))}")
     doc = documents.issue_document(runtime(), actor, form_id, data,
-                                   student_no=str(student_no) if student_no else None,
-                                   ip=client_ip())
+                                   student_no=student_no or None, ip=client_ip())
     return jsonify(document_json(doc, actor)), 201
 
 
@@ -72,10 +87,12 @@ def list_documents() -> Response:
     actor = api_actor()
     page = _int_arg("page", 1, 1, 10_000)
     per_page = _int_arg("per_page", 20, 1, 100)
+    status = _text_arg("status")
+    if status is not None and status not in {str(s) for s in DocStatus}:
+        raise BadRequest(f"参数 status 应为以下之一：{'、'.join(str(s) for s in DocStatus)}")
     docs, total = documents.list_documents(
-        runtime(), actor, form_id=request.args.get("form_id") or None,
-        student_no=request.args.get("student_no") or None,
-        status=request.args.get("status") or None, page=page, per_page=per_page)
+        runtime(), actor, form_id=_text_arg("form_id"), student_no=_text_arg("student_no", 20),
+        status=status, page=page, per_page=per_page)
     return jsonify({"items": [document_json(d, actor, with_data=False) for d in docs],
                     "page": page, "per_page": per_page, "total": total})
 
@@ -109,7 +126,9 @@ def decide(doc_id: str) -> tuple[Response, int]:
     actor = api_actor()
     body = _body()
     decision = body.get("decision")
-    comment = body.get("comment") or ""
+    comment = body.get("comment")
+    if comment is None:
+        comment = ""
     if decision not in ("approve", "reject") or not isinstance(comment, str):
         raise BadRequest('decision 应为 "approve" 或 "reject"，comment 为文本')
     result = decisions.record_decision(runtime(), actor, doc_id[:40], decision, comment,
