@@ -1,0 +1,464 @@
+"""Batch issuance: one document per student of a grade, college or class, as a resumable job.
+
+``start_batch`` stores a job with one item per student (unique per job and student) and
+hands the items to a dispatcher: a background thread in this process, or, when
+``REDIS_URL`` is set, an RQ queue served by ``doc-service worker`` processes.
+
+Exactly once. ``issue_item`` runs ``documents.issue_document`` inside one database
+transaction that it owns: it first claims the item (``UPDATE … WHERE state = 'pending'``,
+which also takes the row lock on PostgreSQL and the write lock on SQLite), then lets
+``issue_document`` run in a SAVEPOINT of that same transaction (the Runtime it gets has
+its sessions joined to this connection), and writes the item's ``document_id`` before the
+one COMMIT. A process killed at any moment leaves either the document and the done item,
+or neither (the 文号 taken is rolled back too, so no gap). A second runner that reaches
+the same item waits for the lock, then finds it no longer pending and skips it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, and_, exists, func, insert, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from doc_service.errors import (
+    DocServiceError,
+    FieldError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+    WorkflowError,
+)
+from doc_service.forms.spec import load_form
+from doc_service.forms.validation import validate
+from doc_service.services.access import SCHOOL_WIDE, Actor, Staff, require_staff
+from doc_service.services.audit import audit
+from doc_service.services.runtime import Runtime
+from doc_service.storage.batch_models import BatchItem, BatchJob, ItemState, JobStatus
+from doc_service.storage.models import (
+    College,
+    DocStatus,
+    Document,
+    Role,
+    SchoolClass,
+    Student,
+    User,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+QUEUE_NAME = "doc-service-batch"
+MAX_ERRORS_SHOWN = 200
+
+
+@dataclass(frozen=True)
+class ItemError:
+    student_no: str
+    name: str
+    class_no: str
+    message: str
+    """Chinese, from the use case that refused (e.g. 班级 X 尚未设置班主任)."""
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Where a job stands; ``finished`` once no item is pending."""
+
+    job_id: str
+    form_id: str
+    status: str
+    total: int
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    pending: int = 0
+    errors: tuple[ItemError, ...] = ()
+    """Failed and skipped items with their reason (the first ``MAX_ERRORS_SHOWN``)."""
+
+    @property
+    def finished(self) -> bool:
+        return self.pending == 0
+
+    @property
+    def processed(self) -> int:
+        return self.total - self.pending
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "form_id": self.form_id, "status": self.status,
+                "total": self.total, "done": self.done, "failed": self.failed,
+                "skipped": self.skipped, "cancelled": self.cancelled, "pending": self.pending,
+                "finished": self.finished,
+                "errors": [e.__dict__ for e in self.errors]}
+
+
+# --- dispatchers -----------------------------------------------------------------------
+
+class Dispatcher(Protocol):
+    """Gets a job's pending items issued, somewhere."""
+
+    def submit(self, rt: Runtime, job_id: str, item_ids: list[int]) -> None: ...
+
+
+@dataclass
+class ThreadDispatcher:
+    """In-process: one background thread per job issues its items in class order."""
+
+    threads: dict[str, threading.Thread] = field(default_factory=dict)
+
+    def submit(self, rt: Runtime, job_id: str, item_ids: list[int]) -> None:
+        running = self.threads.get(job_id)
+        if running is not None and running.is_alive():
+            return  # that thread picks up every pending item anyway
+        thread = threading.Thread(target=_run_logged, args=(rt, job_id), daemon=True,
+                                  name=f"batch-{job_id[:8]}")
+        self.threads[job_id] = thread
+        thread.start()
+
+
+@dataclass
+class RqDispatcher:
+    """Across processes: one RQ job per item on the ``doc-service-batch`` queue."""
+
+    redis_url: str
+
+    def queue(self) -> Any:
+        from redis import Redis
+        from rq import Queue
+
+        return Queue(QUEUE_NAME, connection=Redis.from_url(self.redis_url))
+
+    def submit(self, rt: Runtime, job_id: str, item_ids: list[int]) -> None:
+        from rq import Queue
+
+        q = self.queue()
+        for start in range(0, len(item_ids), 500):
+            q.enqueue_many([Queue.prepare_data(rq_issue_item, args=(job_id, item_id),
+                                               result_ttl=0, failure_ttl=7 * 86400,
+                                               timeout=600)
+                            for item_id in item_ids[start:start + 500]])
+
+
+_THREADS = ThreadDispatcher()
+
+
+def dispatcher_for(rt: Runtime) -> Dispatcher:
+    """RQ when ``REDIS_URL`` (or the runtime setting ``redis_url``) is set, else a thread."""
+    configured = rt.settings.get("batch_dispatcher")
+    if configured is not None:
+        return configured  # type: ignore[no-any-return]
+    url = rt.settings.get("redis_url") or os.environ.get("REDIS_URL")
+    return RqDispatcher(url) if url else _THREADS
+
+
+# --- use cases -------------------------------------------------------------------------
+
+def start_batch(rt: Runtime, actor: Actor, form_id: str, grade: int | None = None,
+                colleges: Iterable[str] = (), classes: Iterable[str] = (),
+                extra_data: dict[str, Any] | None = None, *,
+                dispatch: bool = True) -> BatchProgress:
+    """Create a job issuing ``form_id`` to every selected student, and start it."""
+    user = require_staff(actor, Role.ISSUER, Role.REGISTRAR)
+    form = load_form(form_id)
+    if "student_no" not in form.keys:
+        raise WorkflowError(f"「{form.title}」的数据不来自花名册，不能批量出具")
+    colleges, classes = [c for c in colleges if c], [k for k in classes if k]
+    if grade is None and not colleges and not classes:
+        raise WorkflowError("请至少选择年级、学院或班级之一")
+    extra = dict(extra_data or {})
+    with rt.sessions.begin() as session:
+        students = _select_students(session, user, grade, colleges, classes)
+        if not students:
+            raise WorkflowError("所选范围内没有学生")
+        _check_extra_data(form, students[0], extra)
+        job = BatchJob(form_id=form.id, created_by=user.id, extra_data=extra,
+                       selection={"grade": grade, "colleges": colleges, "classes": classes},
+                       status=JobStatus.RUNNING, total=len(students))
+        session.add(job)
+        session.flush()
+        session.execute(insert(BatchItem), [
+            {"job_id": job.id, "student_id": s.id, "position": i, "state": ItemState.PENDING,
+             "attempts": 0} for i, s in enumerate(students)])
+        audit(session, actor, "batch_start", "batch", job.id, form_id=form.id,
+              total=len(students))
+        job_id = job.id
+    if dispatch:
+        dispatcher_for(rt).submit(rt, job_id, _pending_ids(rt, job_id))
+    return batch_progress(rt, actor, job_id)
+
+
+def resume_batch(rt: Runtime, actor: Actor, job_id: str) -> BatchProgress:
+    """Hand the job's pending items out again (after a restart, a crash or a kill)."""
+    job = _job_for(rt, actor, job_id)
+    if job.status == JobStatus.CANCELLED:
+        raise WorkflowError("该批次已取消，不能继续")
+    pending = _pending_ids(rt, job_id)
+    with rt.sessions.begin() as session:
+        audit(session, actor, "batch_resume", "batch", job_id, pending=len(pending))
+    if pending:
+        dispatcher_for(rt).submit(rt, job_id, pending)
+    else:
+        _finish_if_complete(rt, job_id)
+    return batch_progress(rt, actor, job_id)
+
+
+def cancel_batch(rt: Runtime, actor: Actor, job_id: str) -> BatchProgress:
+    """Stop a job: pending items are cancelled; documents already issued stay."""
+    _job_for(rt, actor, job_id)
+    with rt.sessions.begin() as session:
+        session.execute(update(BatchJob).where(BatchJob.id == job_id,
+                                               BatchJob.status == JobStatus.RUNNING)
+                        .values(status=JobStatus.CANCELLED, finished_at=utcnow()))
+        session.execute(update(BatchItem).where(BatchItem.job_id == job_id,
+                                                BatchItem.state == ItemState.PENDING)
+                        .values(state=ItemState.CANCELLED, updated_at=utcnow()))
+        audit(session, actor, "batch_cancel", "batch", job_id)
+    return batch_progress(rt, actor, job_id)
+
+
+def batch_progress(rt: Runtime, actor: Actor, job_id: str) -> BatchProgress:
+    job = _job_for(rt, actor, job_id)
+    with rt.sessions() as session:
+        counts = dict(session.execute(
+            select(BatchItem.state, func.count()).where(BatchItem.job_id == job_id)
+            .group_by(BatchItem.state)).all())
+        rows = session.execute(
+            select(Student.student_no, Student.name, SchoolClass.class_no, BatchItem.error)
+            .join(Student, Student.id == BatchItem.student_id)
+            .join(SchoolClass, SchoolClass.id == Student.class_id)
+            .where(BatchItem.job_id == job_id,
+                   BatchItem.state.in_([ItemState.FAILED, ItemState.SKIPPED]))
+            .order_by(BatchItem.position).limit(MAX_ERRORS_SHOWN)).all()
+    return BatchProgress(
+        job_id=job.id, form_id=job.form_id, status=job.status, total=job.total,
+        done=counts.get(ItemState.DONE, 0), failed=counts.get(ItemState.FAILED, 0),
+        skipped=counts.get(ItemState.SKIPPED, 0), cancelled=counts.get(ItemState.CANCELLED, 0),
+        pending=counts.get(ItemState.PENDING, 0),
+        errors=tuple(ItemError(r[0], r[1], r[2], r[3] or "") for r in rows))
+
+
+def list_batches(rt: Runtime, actor: Actor, limit: int = 20) -> list[BatchJob]:
+    user = require_staff(actor)
+    with rt.sessions() as session:
+        q = select(BatchJob).order_by(BatchJob.created_at.desc()).limit(limit)
+        if user.role not in SCHOOL_WIDE:
+            q = q.where(BatchJob.created_by.in_(
+                select(User.id).where(User.college_id == user.college_id)))
+        return list(session.scalars(q))
+
+
+# --- running items ---------------------------------------------------------------------
+
+def run_batch(rt: Runtime, job_id: str, *,
+              on_item: Callable[[int, str], None] | None = None) -> None:
+    """Issue every pending item of a job in class order, in this thread."""
+    for item_id in _pending_ids(rt, job_id):
+        if _job_status(rt, job_id) != JobStatus.RUNNING:
+            break
+        state = issue_item(rt, item_id)
+        if on_item is not None and state is not None:
+            on_item(item_id, state)
+    _finish_if_complete(rt, job_id)
+
+
+def _run_logged(rt: Runtime, job_id: str) -> None:
+    try:
+        run_batch(rt, job_id)
+    except Exception:  # a background thread has no caller to raise to
+        log.exception("batch %s stopped; resume it to continue", job_id)
+
+
+def rq_issue_item(job_id: str, item_id: int) -> str | None:
+    """The RQ task: issue one item with this worker process's runtime."""
+    rt = worker_runtime()
+    state = issue_item(rt, item_id)
+    _finish_if_complete(rt, job_id)
+    return state
+
+
+_WORKER_RT: Runtime | None = None
+
+
+def set_worker_runtime(rt: Runtime) -> None:
+    global _WORKER_RT
+    _WORKER_RT = rt
+
+
+def worker_runtime() -> Runtime:
+    """The runtime of a worker process, opened from the instance folder on first use."""
+    global _WORKER_RT
+    if _WORKER_RT is None:
+        from doc_service.config import instance_path
+        from doc_service.services.runtime import open_runtime
+        from doc_service.web import instance_secret
+
+        instance = instance_path()
+        _WORKER_RT = open_runtime(instance, secret_key=instance_secret(instance))
+    return _WORKER_RT
+
+
+def issue_item(rt: Runtime, item_id: int) -> str | None:
+    """Issue one item's document, exactly once; the item's new state, or None if not pending.
+
+    An unexpected error (not one of ours) rolls the attempt back and marks the item failed
+    in a transaction of its own, so one broken record does not stop the whole job.
+    """
+    try:
+        return _issue_item(rt, item_id)
+    except Exception:
+        log.exception("batch item %s failed unexpectedly", item_id)
+        with rt.sessions.begin() as session:
+            session.execute(update(BatchItem).where(BatchItem.id == item_id,
+                                                    BatchItem.state == ItemState.PENDING)
+                            .values(state=ItemState.FAILED, updated_at=utcnow(),
+                                    error="出具时发生内部错误（已记录日志），请稍后为该学生单独出具"))
+        return str(ItemState.FAILED)
+
+
+def _issue_item(rt: Runtime, item_id: int) -> str | None:
+    from doc_service.services.documents import issue_document
+
+    now = utcnow()
+    with rt.engine.connect() as conn, conn.begin() as trans:
+        # The claim comes first: it opens the transaction with a write, so on SQLite the
+        # SAVEPOINTs below nest inside it, and on PostgreSQL it holds the item's row lock.
+        claimed = conn.execute(
+            update(BatchItem).where(BatchItem.id == item_id,
+                                    BatchItem.state == ItemState.PENDING)
+            .values(attempts=BatchItem.attempts + 1, updated_at=now)).rowcount
+        if claimed != 1:
+            trans.rollback()
+            return None
+        joined = _joined_runtime(rt, conn)
+        with joined.sessions() as session:
+            item = session.get(BatchItem, item_id)
+            assert item is not None
+            job = session.get(BatchJob, item.job_id)
+            student = session.get(Student, item.student_id)
+            user = session.get(User, job.created_by) if job is not None else None
+            assert job is not None and student is not None and user is not None
+            job_status, form_id, extra = job.status, job.form_id, dict(job.extra_data)
+            student_no, student_id = student.student_no, student.id
+        state, document_id, error = ItemState.DONE, None, None
+        if job_status == JobStatus.CANCELLED:
+            state = ItemState.CANCELLED
+        elif (existing := _live_document(conn, form_id, student_id)) is not None:
+            state, error = ItemState.SKIPPED, f"已有签批中的同类文书（文号 {existing}），未重复出具"
+        else:
+            try:
+                doc = issue_document(joined, Staff(user), form_id, extra, student_no=student_no)
+                document_id = doc.id
+            except DocServiceError as e:
+                state, error = ItemState.FAILED, _error_text(e)
+        conn.execute(update(BatchItem).where(BatchItem.id == item_id)
+                     .values(state=state, document_id=document_id, error=error,
+                             updated_at=utcnow()))
+    return str(state)
+
+
+def _joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
+    """A view of ``rt`` whose sessions run as SAVEPOINTs inside ``conn``'s transaction."""
+    view = replace(rt)
+    for name in ("keystore", "timestamper", "trust_roots", "font_path"):
+        if name in rt.__dict__:
+            view.__dict__[name] = rt.__dict__[name]
+    view.__dict__["sessions"] = sessionmaker(bind=conn, expire_on_commit=False,
+                                             join_transaction_mode="create_savepoint")
+    return view
+
+
+def _live_document(conn: Connection, form_id: str, student_id: int) -> str | None:
+    return conn.execute(select(Document.number).where(
+        Document.form_id == form_id, Document.student_id == student_id,
+        Document.status.in_([DocStatus.IN_PROGRESS, DocStatus.REJECTED])).limit(1)).scalar()
+
+
+def _error_text(e: DocServiceError) -> str:
+    if isinstance(e, ValidationError) and e.errors:
+        return "；".join(fe.message for fe in e.errors)[:500]
+    return e.message[:500]
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+def _select_students(session: Session, user: User, grade: int | None, colleges: list[str],
+                     classes: list[str]) -> list[Student]:
+    q = select(Student).join(SchoolClass, SchoolClass.id == Student.class_id)
+    if user.role not in SCHOOL_WIDE:
+        own = user.college.name if user.college is not None else ""
+        if any(c != own for c in colleges):
+            raise PermissionDeniedError("只能为本学院的学生批量出具文书")
+        q = q.where(Student.college_id == user.college_id)
+    if grade is not None:
+        q = q.where(Student.grade == grade)
+    if colleges:
+        found = dict(session.execute(select(College.name, College.id)
+                                     .where(College.name.in_(colleges))).all())
+        missing = [c for c in colleges if c not in found]
+        if missing:
+            raise NotFoundError(f"没有找到学院：{'、'.join(missing)}")
+        q = q.where(Student.college_id.in_(found.values()))
+    if classes:
+        found = dict(session.execute(select(SchoolClass.class_no, SchoolClass.id)
+                                     .where(SchoolClass.class_no.in_(classes))).all())
+        missing = [k for k in classes if k not in found]
+        if missing:
+            raise NotFoundError(f"没有找到班级：{'、'.join(missing)}")
+        q = q.where(Student.class_id.in_(found.values()))
+    return list(session.scalars(q.order_by(SchoolClass.class_no, Student.student_no)))
+
+
+def _check_extra_data(form: Any, student: Student, extra: dict[str, Any]) -> None:
+    """Refuse up front what would fail for every student: the shared, non-roster fields."""
+    roster = {k: v for k, v in student.form_data().items() if k in form.keys}
+    try:
+        validate(form, {**roster, **extra})
+    except ValidationError as e:
+        roster_keys = set(Student.SHARED_KEYS) | {"college", "class_no"}
+        common = [fe for fe in e.errors if fe.key not in roster_keys]
+        if common:
+            raise ValidationError(common, "批量出具的补充信息有误（对所有学生相同的字段）") from e
+    unknown = [k for k in extra if k not in form.keys]
+    if unknown:
+        raise ValidationError([FieldError(k, "该表单没有这个字段", "unknown_field")
+                               for k in unknown])
+
+
+def _job_for(rt: Runtime, actor: Actor, job_id: str) -> BatchJob:
+    user = require_staff(actor)
+    with rt.sessions() as session:
+        job = session.get(BatchJob, job_id)
+        if job is None:
+            raise NotFoundError("没有找到该批次")
+        if user.role not in SCHOOL_WIDE:
+            owner = session.get(User, job.created_by)
+            if owner is None or owner.college_id != user.college_id:
+                raise NotFoundError("没有找到该批次")
+        return job
+
+
+def _job_status(rt: Runtime, job_id: str) -> str | None:
+    with rt.sessions() as session:
+        return session.scalar(select(BatchJob.status).where(BatchJob.id == job_id))
+
+
+def _pending_ids(rt: Runtime, job_id: str) -> list[int]:
+    with rt.sessions() as session:
+        return list(session.scalars(select(BatchItem.id).where(
+            BatchItem.job_id == job_id, BatchItem.state == ItemState.PENDING)
+            .order_by(BatchItem.position)))
+
+
+def _finish_if_complete(rt: Runtime, job_id: str) -> None:
+    pending = exists().where(and_(BatchItem.job_id == job_id,
+                                  BatchItem.state == ItemState.PENDING))
+    with rt.sessions.begin() as session:
+        session.execute(update(BatchJob).where(BatchJob.id == job_id,
+                                               BatchJob.status == JobStatus.RUNNING, ~pending)
+                        .values(status=JobStatus.DONE, finished_at=utcnow()))
