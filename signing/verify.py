@@ -211,6 +211,27 @@ def verify_pdf(
 ) -> VerificationReport:
     """Verify everything that can be verified about a signed document; never raises for a
     bad document (the report says what is wrong)."""
+    try:
+        return _verify_pdf(pdf_bytes, trust_roots, expected_document_id=expected_document_id,
+                           expected_records=expected_records, require_seal=require_seal,
+                           extra_certs=extra_certs, validation_context=validation_context)
+    except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
+        # A damaged object read lazily half-way through (e.g. a flipped byte in a
+        # dictionary): the file is not the signed document any more.
+        return VerificationReport(None, None, (), (), (
+            _fail("readable", f"document structure damaged: {type(e).__name__}: {e}"),))
+
+
+def _verify_pdf(
+    pdf_bytes: bytes,
+    trust_roots: Sequence[x509.Certificate],
+    *,
+    expected_document_id: str | None,
+    expected_records: Sequence[ChainRecord] | None,
+    require_seal: bool,
+    extra_certs: Sequence[x509.Certificate],
+    validation_context: ValidationContext | None,
+) -> VerificationReport:
     doc_checks: list[Check] = []
     try:
         reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)

@@ -69,6 +69,9 @@ class Runtime:
 def open_runtime(instance: Path, *, secret_key: str = "", url: str | None = None) -> Runtime:
     from archive.store import FileContentStore
 
+    from doc_service.services.archiving import on_sealed
+
     engine = make_engine(url or database_url(instance))
     return Runtime(instance=instance, engine=engine, institution=load_institution(instance),
-                   store=FileContentStore(instance / "files"), secret_key=secret_key)
+                   store=FileContentStore(instance / "files"), secret_key=secret_key,
+                   settings={"on_sealed": on_sealed})

@@ -42,8 +42,17 @@ def csrf_token() -> str:
     return str(token)
 
 
+def csrf_exempt(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For endpoints without ambient authority (public, nothing changes for the caller)."""
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
 def _check_csrf() -> None:
     if request.method in SAFE_METHODS or not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "csrf_exempt", False):
         return
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return  # API clients: no ambient cookie authority to abuse

@@ -1,0 +1,122 @@
+"""Sealed documents reach the archive; archivists find them; anyone can verify by QR."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+
+
+def seal_certificate(api: Any, student: dict[str, Any]) -> dict[str, Any]:
+    resp = api("registrar", "post", "/documents", json={
+        "form_id": "enrollment_certificate", "student_no": student["student_no"],
+        "data": {"certificate_kind": "在籍证明", "expected_graduation": "2030-06",
+                 "purpose": "办理签证", "issued_on": "2026-11-20", "valid_until": "2027-02-20"}})
+    assert resp.status_code == 201, resp.get_json()
+    doc = resp.get_json()
+    token = api(None, "post", f"/codes/{doc['code']}/identity",
+                json={"student_no": student["student_no"],
+                      "id_last6": student["id_number"][-6:]}).get_json()["token"]
+    assert api(token, "post", f"/documents/{doc['id']}/decisions",
+               json={"decision": "approve"}).status_code == 201
+    resp = api("registrar", "post", f"/documents/{doc['id']}/decisions",
+               json={"decision": "approve"})
+    assert resp.status_code == 201, resp.get_json()
+    assert resp.get_json()["status"] == "sealed"
+    return resp.get_json()
+
+
+@pytest.fixture(scope="module")
+def sealed(app: Any, students: list[dict[str, Any]], accounts: dict[str, Any]) -> dict[str, Any]:
+    client = app.test_client()
+
+    def api(who: str | None, method: str, path: str, **kw: Any) -> Any:
+        headers = kw.pop("headers", {})
+        if who is not None:
+            token = accounts[who]["token"] if who in accounts else who
+            headers["Authorization"] = f"Bearer {token}"
+        return getattr(client, method)("/api/v1" + path, headers=headers, **kw)
+
+    student = next(s for s in students if s["class_no"] == "物流2601")
+    return {"doc": seal_certificate(api, student), "student": student}
+
+
+def test_sealed_document_is_archived_once_and_found_by_each_key(api: Any, sealed: dict) -> None:
+    doc, student = sealed["doc"], sealed["student"]
+    for query in (f"student_no={student['student_no']}", f"number={doc['number']}",
+                  "form_id=enrollment_certificate", "college=交通运输学院",
+                  "from=2000-01-01&to=2100-12-31"):
+        items = api("archivist", "get", f"/archive?{query}").get_json()["items"]
+        assert doc["id"] in [i["document_id"] for i in items], query
+    items = api("archivist", "get", f"/archive?student_no={student['student_no']}").get_json()
+    assert len([i for i in items["items"] if i["document_id"] == doc["id"]]) == 1
+
+
+def test_college_staff_cannot_search_other_colleges_records(api: Any, sealed: dict) -> None:
+    items = api("xx-issuer", "get", "/archive?form_id=enrollment_certificate").get_json()
+    assert all(i["college"] == "信息工程学院" for i in items["items"])
+    assert api("jy-teacher1", "get", "/archive").status_code == 403
+
+
+def test_record_retrieval_needs_a_reason_and_is_logged(api: Any, sealed: dict,
+                                                       runtime: Any) -> None:
+    from archive.service import access_log
+
+    items = api("archivist", "get",
+                f"/archive?number={sealed['doc']['number']}").get_json()["items"]
+    record_id = items[0]["id"]
+    assert api("archivist", "get", f"/archive/{record_id}").status_code == 400
+    resp = api("archivist", "get", f"/archive/{record_id}?why=核对在籍证明")
+    assert resp.status_code == 200
+    assert resp.get_json()["verification"]["ok"] is True
+    log = access_log(runtime.engine, record_id=record_id)
+    assert any(e.why == "核对在籍证明" for e in log)
+
+
+def test_public_verification_shows_no_personal_data(client: Any, sealed: dict) -> None:
+    doc, student = sealed["doc"], sealed["student"]
+    view = client.get(f"/api/v1/verify/{doc['code']}").get_json()
+    assert view["state"] == "valid" and view["sha256"] == doc["pdf_sha256"]
+    assert view["student_name"] != student["name"] and view["student_name"][0] == student["name"][0]
+    page = client.get(f"/v/{doc['code']}").get_data(as_text=True)
+    for secret in (student["id_number"], student.get("exam_no", "-"), student["name"]):
+        assert secret not in page and secret not in str(view)
+    assert "有效" in page
+
+
+def test_uploaded_pdf_exact_copy_and_tampered_copy(api: Any, client: Any, sealed: dict) -> None:
+    doc = sealed["doc"]
+    pdf = api("registrar", "get", f"/documents/{doc['id']}/pdf").data
+    resp = client.post("/api/v1/verify", data={"pdf": (io.BytesIO(pdf), "a.pdf")},
+                       content_type="multipart/form-data")
+    assert resp.get_json()["verdict"] == "exact"
+    tampered = bytearray(pdf)
+    at = tampered.find(b"/Contents") - 200
+    tampered[at] ^= 0x01
+    resp = client.post("/api/v1/verify", data={"pdf": (io.BytesIO(bytes(tampered)), "b.pdf")},
+                       content_type="multipart/form-data")
+    body = resp.get_json()
+    assert body["verdict"] in ("invalid", "unknown"), body
+    assert body["verdict"] != "exact"
+
+
+def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: Any,
+                                                    students: list, accounts: dict,
+                                                    runtime: Any) -> None:
+    from doc_service.services.access import Staff
+    from doc_service.services.archiving import void_document
+    from doc_service.storage.models import User
+    from sqlalchemy import select
+
+    student = next(s for s in students if s["class_no"] == "电信2601")
+    doc = seal_certificate(api, student)
+    with runtime.sessions() as s:
+        registrar = s.scalar(select(User).where(User.username == "registrar"))
+    voided = void_document(runtime, Staff(registrar), doc["id"], "学生已退学，证明失效")
+    assert voided.status == "voided"
+    view = client.get(f"/api/v1/verify/{doc['code']}").get_json()
+    assert view["state"] == "voided" and view["reason"] == "学生已退学，证明失效"
+    assert "已作废" in client.get(f"/v/{doc['code']}").get_data(as_text=True)
+    items = api("archivist", "get", f"/archive?student_no={student['student_no']}&state=voided")
+    assert doc["id"] in [i["document_id"] for i in items.get_json()["items"]]
