@@ -85,6 +85,19 @@ def _labels() -> dict[str, Any]:
             "FORM_TITLES": FORM_TITLES, "today": dt.date.today()}
 
 
+BEIJING = dt.timezone(dt.timedelta(hours=8), "CST")
+
+
+@bp.app_template_filter("beijing")
+def beijing_time(value: dt.datetime | str | None) -> str:
+    """A stored UTC time (naive, or ISO text with Z) as Beijing wall-clock time."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.removesuffix("Z"))
+    return value.replace(tzinfo=dt.UTC).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
+
+
 # ---- inbox ------------------------------------------------------------------------------
 
 @bp.get("/inbox")
