@@ -335,7 +335,7 @@ def _issue_item(rt: Runtime, item_id: int) -> str | None:
         if claimed != 1:
             trans.rollback()
             return None
-        joined = _joined_runtime(rt, conn)
+        joined = joined_runtime(rt, conn)
         with joined.sessions() as session:
             item = session.get(BatchItem, item_id)
             assert item is not None
@@ -362,7 +362,7 @@ def _issue_item(rt: Runtime, item_id: int) -> str | None:
     return str(state)
 
 
-def _joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
+def joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
     """A view of ``rt`` whose sessions run as SAVEPOINTs inside ``conn``'s transaction."""
     view = replace(rt)
     for name in ("keystore", "timestamper", "trust_roots", "font_path"):
