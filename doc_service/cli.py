@@ -156,6 +156,20 @@ def _print_accounts(accounts: list[dict[str, Any]]) -> None:
                    f"{a['role']} {a.get('college') or '全校'}{extra}")
 
 
+def _archive_startup(rt: Any) -> None:
+    """Report anything a crash left half-done in the archive; archive sealed stragglers."""
+    from archive.recovery import startup_check
+
+    from doc_service.services.archiving import archive_pending, archive_store
+
+    problems = startup_check(rt.engine, archive_store(rt))
+    for p in problems:
+        click.secho(f"档案检查：{p}", fg="yellow", err=True)
+    done = archive_pending(rt)
+    if done:
+        click.echo(f"已补充归档 {done} 份已办结文书")
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -172,6 +186,7 @@ def serve_cmd(host: str, port: int, threads: int, demo: bool) -> None:
     if demo and load_demo(rt):
         click.echo("已载入演示数据")
     ensure_keys(rt)
+    _archive_startup(rt)
     app = create_app(runtime=rt)
     _print_accounts(demo_accounts(rt))
     click.echo(f"doc-service 正在运行：http://{host}:{port}/  （实例目录 {instance_path()}）")
