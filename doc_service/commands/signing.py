@@ -56,6 +56,26 @@ def keys_init(school: str, colleges: tuple[str, ...]) -> None:
     click.echo(f"已创建 created: {ks.path} (root, tsa, {1 + len(colleges)} seals)")
 
 
+@keys_group.command("rotate")
+@click.argument("username")
+def keys_rotate(username: str) -> None:
+    """Issue a new signing key and certificate for a staff member (old ones stay valid)."""
+    from sqlalchemy import select
+
+    from doc_service.cli import _runtime
+    from doc_service.storage.models import User
+
+    rt = _runtime()
+    with rt.sessions() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"没有用户 {username}")
+        college = user.college.name if user.college else None
+        uid, name, role = user.id, user.name, user.role
+    ident = rt.keystore.rotate_signer(f"user-{uid}", name, role, college)
+    click.echo(f"已为 {name} 签发新证书，序列号 {ident.cert.serial_number:x}；旧证书保留，已签文书仍可核验")
+
+
 @keys_group.command("root")
 def keys_root() -> None:
     """Print the root certificate (PEM) for anyone who wants to trust it."""
