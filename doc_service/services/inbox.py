@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select
 
 from doc_service.services.access import POOLED_ROLES
 from doc_service.services.runtime import Runtime
-from doc_service.storage.models import Document, DocStatus, Step, StepState, User
+from doc_service.storage.models import DocStatus, Document, Step, StepState, User
 
 
 @dataclass(frozen=True)
