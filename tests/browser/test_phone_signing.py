@@ -40,9 +40,11 @@ def fits_phone_width(page: Any) -> bool:
         "document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
-def staff_login(browser: Any, base: str, account: dict[str, Any]) -> Any:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
-                                  accept_downloads=True)
+def staff_login(browser: Any, base: str, account: dict[str, Any], *,
+                on_phone: bool = False) -> Any:
+    context = (browser.new_context(**PHONE, accept_downloads=True) if on_phone else
+               browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN",
+                                   accept_downloads=True))
     page = context.new_page()
     page.goto(f"{base}/login")
     page.fill("input[name=username]", account["username"])
@@ -104,8 +106,17 @@ def test_student_signs_on_a_phone_and_staff_finish_the_chain(
     teacher.context.close()
 
     for who in ("jy-head", "registrar"):
-        page = staff_login(browser, base, accounts[who])
+        on_phone = who == "jy-head"  # college heads often sign on their phones
+        page = staff_login(browser, base, accounts[who], on_phone=on_phone)
+        if on_phone:
+            assert fits_phone_width(page)
+            page.screenshot(path=str(shots / "5-head-inbox-phone.png"), full_page=True)
         page.click(f"a:has-text('{doc['number']}')")
+        if on_phone:
+            page.wait_for_function(
+                "() => [...document.images].every(i => i.complete && i.naturalWidth)")
+            assert fits_phone_width(page)
+            page.screenshot(path=str(shots / "5-head-document-phone.png"), full_page=True)
         page.locator("#sign button.ok").click()
         page.wait_for_selector(".notice")
         if who == "registrar":
