@@ -219,7 +219,7 @@ def new_document() -> Any:
     general: list[str] = []
     if request.method == "POST":
         # A roster value that failed validation was re-shown as an input: keep it shown.
-        shown |= {k for k in form.keys if k in request.form}
+        shown |= set(request.form.getlist("_shown")) & set(form.keys)
         values = _posted_values(form, shown)
         try:
             doc = documents.issue_document(runtime(), me, form.id, values,

@@ -194,6 +194,7 @@ def test_issuing_with_bad_data_shows_field_messages_and_creates_nothing(
     assert "请填写注册类别" in html or "请选择注册类别" in html
     assert "学年格式应为 2026-2027" in html
     assert "26-27&lt;script&gt;" in html  # the typed value is kept (and escaped)
+    assert 'name="student_no"' in html and 'id="in-student_no"' not in html  # roster stays
     assert count_documents(runtime) == before
 
 
