@@ -15,6 +15,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -38,7 +39,8 @@ bp = Blueprint("sign", __name__)
 STEP_STATES = {StepState.WAITING: "未到", StepState.CURRENT: "待签", StepState.DONE: "已签",
                StepState.REJECTED: "已退回", StepState.CANCELLED: "已取消"}
 PUBLIC_STATUS = {DocStatus.IN_PROGRESS: "签批中", DocStatus.REJECTED: "已退回修改",
-                 DocStatus.SEALED: "已办结（有效）", DocStatus.SUPERSEDED: "已被新版本取代（本件无效）",
+                 DocStatus.SEALED: "已办结（有效）",
+                 DocStatus.SUPERSEDED: "已被新版本取代（本件无效）",
                  DocStatus.VOIDED: "已作废（无效）"}
 
 
@@ -80,8 +82,11 @@ def _status_page(doc: Document, *, error: str | None = None, locked: bool = Fals
         verified = _verified_student(doc) is not None
     except AuthError:
         verified = False
+    # The archive's public verification page (when that part is installed) checks a PDF.
+    verify_link = (url_for("archive_pages.public_page", code=doc.code)
+                   if "archive_pages.public_page" in current_app.view_functions else None)
     return render_template(
-        "sign/status.html", doc=doc, form=load_form(doc.form_id),
+        "sign/status.html", doc=doc, verify_link=verify_link, form=load_form(doc.form_id),
         masked_name=mask_name(doc.student_name), status_label=PUBLIC_STATUS.get(
             doc.status, doc.status), steps=doc.steps, step_states=STEP_STATES,
         role_labels=ROLE_LABELS, student_turn=_student_turn(doc), verified=verified,
