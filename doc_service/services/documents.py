@@ -68,7 +68,8 @@ def well_formed_key(value: object) -> bool:
 
 
 def _find_document(session: Session, doc_id: str, *, lock: bool = False) -> Document:
-    doc = (session.get(Document, doc_id, with_for_update=lock)
+    # FOR UPDATE OF documents: PostgreSQL refuses to lock the outer-joined college row.
+    doc = (session.get(Document, doc_id, with_for_update={"of": Document} if lock else None)
            if well_formed_key(doc_id) else None)
     if doc is None:
         raise NotFoundError("没有找到该文书，或您无权查看")
