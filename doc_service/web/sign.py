@@ -128,8 +128,12 @@ def _sign_page(doc: Document, actor: StudentActor, *, error: str | None = None,
     except DocServiceError as e:
         page_total, preview_error = 0, e.message
     step = _current(doc)
+    # The batch part's field-by-field correction request, when installed.
+    correction_link = (url_for("batch.correction_form", code=doc.code)
+                       if "batch.correction_form" in current_app.view_functions else None)
     return render_template(
-        "sign/sign.html", doc=doc, form=load_form(doc.form_id), data=document_data(doc, actor),
+        "sign/sign.html", correction_link=correction_link, doc=doc,
+        form=load_form(doc.form_id), data=document_data(doc, actor),
         actor=actor, step=step, can_decide=_student_turn(doc), page_total=page_total,
         preview_error=preview_error, error=error, step_states=STEP_STATES), status
 
