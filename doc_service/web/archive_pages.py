@@ -110,24 +110,16 @@ def record_json(record: Any) -> dict[str, Any]:
 
 
 def _report(record: Any) -> dict[str, Any]:
-    """Verification of an archived record: signatures, chain, fixity."""
-    from archive.store import verify_blob
-    from signing.verify import verify_pdf
+    """Verification of an archived record: fixity of its files, its signatures and chain."""
+    from archive.verification import verify_record
 
-    store = archiving.archive_store(runtime())
-
-    def intact(sha: str) -> bool:
-        try:
-            return verify_blob(store, sha)[0]
-        except Exception:  # noqa: BLE001 - a missing or unreadable file is a fixity failure
-            return False
-
-    fixity = [{"role": str(f.role), "sha256": f.sha256, "ok": intact(f.sha256)}
-              for f in record.files]
-    pdf = store.get(record.sha256)
-    report = verify_pdf(pdf, runtime().trust_roots)
-    return {"signatures": report.to_dict(), "fixity": fixity,
-            "ok": report.ok and all(f["ok"] for f in fixity)}
+    result = verify_record(runtime().engine, archiving.archive_store(runtime()), record.id,
+                           runtime().trust_roots)
+    empty = {"signers": [], "failures": []}
+    return {"ok": result.ok,
+            "fixity": [{"role": str(f.role), "sha256": f.sha256, "ok": f.ok}
+                       for f in result.fixity],
+            "signatures": result.signatures.to_dict() if result.signatures else empty}
 
 
 # ------------------------------------------------------------------ archive pages

@@ -120,3 +120,38 @@ def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: 
     assert "已作废" in client.get(f"/v/{doc['code']}").get_data(as_text=True)
     items = api("archivist", "get", f"/archive?student_no={student['student_no']}&state=voided")
     assert doc["id"] in [i["document_id"] for i in items.get_json()["items"]]
+
+
+def test_archivist_pages_search_open_with_reason_and_admin_reads_the_log(
+        app: Any, accounts: dict, sealed: dict) -> None:
+    from tests.web.test_pages import login
+
+    doc, student = sealed["doc"], sealed["student"]
+    client = app.test_client()
+    login(client, accounts, "archivist")
+    page = client.get(f"/archive?student_no={student['student_no']}&why=学生申请复印")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and doc["number"] in html
+    import re
+
+    record_url = re.search(r'href="(/archive/records/[0-9a-f]+)"', html).group(1)
+    asks = client.get(record_url).get_data(as_text=True)
+    assert "查档事由" in asks and "核验结果" not in asks
+    opened = client.get(record_url + "?why=出具证明前核对").get_data(as_text=True)
+    assert "核验结果" in opened and "全部通过" in opened
+    assert client.get(record_url + "/pdf").status_code == 400
+    pdf = client.get(record_url + "/pdf?why=移交复印件")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF-")
+    assert client.get("/archive/log").status_code == 403
+    admin = app.test_client()
+    login(admin, accounts, "admin")
+    log = admin.get("/archive/log").get_data(as_text=True)
+    assert "出具证明前核对" in log and "移交复印件" in log
+
+
+def test_teacher_cannot_open_the_archive_pages(app: Any, accounts: dict) -> None:
+    from tests.web.test_pages import login
+
+    client = app.test_client()
+    login(client, accounts, "jy-teacher1")
+    assert client.get("/archive").status_code == 403
