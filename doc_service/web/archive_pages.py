@@ -147,8 +147,12 @@ def record_page(record_id: str) -> Any:
     if not why:
         return render_template("archive/why.html", record=record, action="查看")
     _log(user, "retrieve", why, record.id)
+    from doc_service.storage.models import ROLE_LABELS
+
+    decisions = {"approve": "同意", "seal": "盖章", "acknowledge": "签收", "reject": "退回",
+                 "void": "作废"}
     return render_template("archive/record.html", record=record, report=_report(record),
-                           why=why)
+                           why=why, role_labels=ROLE_LABELS, decision_labels=decisions)
 
 
 @bp.get("/archive/records/<record_id>/pdf")

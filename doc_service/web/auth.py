@@ -151,4 +151,5 @@ def init_app(app: Flask) -> None:
             staff = current_staff()
         except AuthError:
             staff = None
-        return {"me": staff.user if staff else None, "school": runtime().institution}
+        return {"me": staff.user if staff else None, "school": runtime().institution,
+                "has_endpoint": lambda name: name in current_app.view_functions}
