@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -174,11 +175,23 @@ def prepare(client: Client, demo: dict[str, Any], docs: int, users: int
     return items
 
 
-def run(client: Client, items: list[dict[str, Any]], users: int, page_rounds: int) -> None:
+def run(client: Client, items: list[dict[str, Any]], users: int, page_rounds: int,
+        think: float = 0.0) -> None:
+    """Each user visits signing pages, then the users approve the documents.
+
+    ``think`` is a user's mean pause (uniform 0…2×think seconds) before each action; 0
+    means every user fires again the moment an answer arrives (a saturation test).
+    """
     codes = [it["doc"]["code"] for it in items]
+    rng = random.Random(4)
+
+    def pause() -> None:
+        if think > 0:
+            time.sleep(rng.uniform(0, 2 * think))
 
     def signing_pages(u: int) -> None:
         for r in range(page_rounds):
+            pause()
             code = codes[(u * page_rounds + r) % len(codes)]
             client.call("signing page GET /d/<code>", "GET", f"/d/{code}")
             client.call("signing page GET /api/v1/codes/<code>", "GET", f"/api/v1/codes/{code}")
@@ -186,6 +199,7 @@ def run(client: Client, items: list[dict[str, Any]], users: int, page_rounds: in
     _pool(users, [lambda u=u: signing_pages(u) for u in range(users)])
 
     def approve(item: dict[str, Any]) -> None:
+        pause()
         client.call("approval POST /api/v1/documents/<id>/decisions", "POST",
                     f"/api/v1/documents/{item['doc']['id']}/decisions", token=item["teacher"],
                     body={"decision": "approve"})
@@ -232,6 +246,9 @@ def main() -> None:
                         help="signing-page visits per user, each to both endpoints (10)")
     parser.add_argument("--server-threads", type=int, default=8,
                         help="waitress threads when starting the service (8, as make run)")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="mean seconds a user pauses before each action (0: none, "
+                             "every user fires again at once: a saturation test)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
 
@@ -262,7 +279,8 @@ def main() -> None:
               f"{time.perf_counter() - start:.1f} s", file=sys.stderr)
         client = Client(url)
         start = time.perf_counter()
-        run(client, items, args.users, args.page_rounds)
+        run(client, items, args.users, args.page_rounds, args.think)
+        print(f"{args.users} users, think time {args.think:g} s", file=sys.stderr)
         figures = report(client, time.perf_counter() - start)
     if args.json:
         print(json.dumps(figures))

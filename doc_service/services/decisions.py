@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import secrets
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -73,19 +75,45 @@ def build_chain(doc: Document, rows: list[ChainRecordRow], current: Step | None 
     return ApprovalChain(doc.id, doc.version, steps, chain_records)
 
 
+STAMP_FONT_CUT = "1"
+"""Bump to cut every signer's stamp face again (e.g. after the stamp wording changes)."""
+
+
+def _stamp_words() -> str:
+    from signing.steps import DECISION_LABELS, ROLE_LABELS
+
+    return "".join(sorted(set("".join(DECISION_LABELS.values()) + "".join(ROLE_LABELS.values())
+                              + "签名角色时间：")))
+
+
 def _stamp_font(rt: Runtime, name: str) -> str:
-    """The embedded subset, or (for a rare character in a name) a face cut for that name."""
+    """A small face for this signer's stamp: the stamp's words plus the name, cut once.
+
+    pyHanko subsets the embedded font again at every signature. From the app's whole face
+    (thousands of glyphs) that took about a quarter of a second per approval; from a face
+    of a hundred glyphs it is a few milliseconds. A name with a character the app's face
+    lacks (a rare one) is cut from the system's full Noto CJK instead.
+    """
     from doc_service.rendering.fonts import _cmap
+    from signing.fonts import NOTO_SC_INDEX, NOTO_SERIF_CJK, subset_font
 
-    base = rt.font_path
-    if all(ord(ch) in _cmap(base) for ch in name):
-        return base
-    from signing.fonts import NOTO_SERIF_CJK, subset_font
-
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    text = name + _stamp_words()
+    digest = hashlib.sha256(f"{STAMP_FONT_CUT}:{text}".encode()).hexdigest()[:16]
     path = rt.instance / "fonts" / f"stamp-{digest}.otf"
-    if not path.exists():
-        subset_font(NOTO_SERIF_CJK, path, name)
+    if path.exists():
+        return str(path)
+    base = rt.font_path
+    if all(ord(ch) in _cmap(base) for ch in text):
+        src, number = base, 0
+    else:
+        src, number = NOTO_SERIF_CJK, NOTO_SC_INDEX
+    # Cut under a private name and rename: a concurrent signer never reads half a file.
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    try:
+        subset_font(src, partial, text, font_number=number)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
     return str(path)
 
 
