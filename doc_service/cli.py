@@ -173,24 +173,40 @@ def _archive_startup(rt: Any) -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", default=0, type=int, help="进程数（默认等于 CPU 核数）")
+@click.option("--threads", default=4, show_default=True, type=int, help="每个进程的线程数")
 @click.option("--demo", is_flag=True, help="若数据库为空，先载入演示数据")
-def serve_cmd(host: str, port: int, threads: int, demo: bool) -> None:
-    """以生产用 WSGI 服务器（waitress）启动服务。"""
-    from waitress import serve
+def serve_cmd(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
+    """以生产用 WSGI 服务器（gunicorn，多进程）启动服务。"""
+    from gunicorn.app.base import BaseApplication
 
     from doc_service.services.demo import demo_accounts, ensure_keys, load_demo
-    from doc_service.web import create_app
 
     rt = _runtime()
     if demo and load_demo(rt):
         click.echo("已载入演示数据")
     ensure_keys(rt)
     _archive_startup(rt)
-    app = create_app(runtime=rt)
     _print_accounts(demo_accounts(rt))
-    click.echo(f"doc-service 正在运行：http://{host}:{port}/  （实例目录 {instance_path()}）")
-    serve(app, host=host, port=port, threads=threads, ident="doc-service")
+    rt.engine.dispose()  # workers open their own connections after the fork
+    # Signing is CPU-bound: one process per core lets approvals use every core.
+    options = {"bind": f"{host}:{port}", "workers": workers or os.cpu_count() or 2,
+               "worker_class": "gthread", "threads": threads, "timeout": 120,
+               "accesslog": None, "errorlog": "-", "loglevel": "warning"}
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            from doc_service.web import create_app
+
+            return create_app()
+
+    click.echo(f"doc-service 正在运行：http://{host}:{port}/  （实例目录 {instance_path()}，"
+               f"{options['workers']} 个进程）")
+    _Server().run()
 
 
 def _register_optional() -> None:

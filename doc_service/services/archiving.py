@@ -157,7 +157,7 @@ def void_document(rt: Runtime, actor: Actor, doc_id: str, reason: str, *,
         raise SignatureError(f"作废记录签名失败：{e}") from e
     chain_json = chain_document_bytes(doc.id, doc.version, chain.records)
     with rt.sessions.begin() as session:
-        doc = session.get(Document, doc_id, with_for_update=True)
+        doc = session.get(Document, doc_id, with_for_update={"of": Document})
         assert doc is not None
         if doc.status != DocStatus.SEALED:
             raise WorkflowError("该文书刚刚已被处理")

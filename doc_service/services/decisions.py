@@ -75,7 +75,7 @@ def build_chain(doc: Document, rows: list[ChainRecordRow], current: Step | None 
     return ApprovalChain(doc.id, doc.version, steps, chain_records)
 
 
-STAMP_FONT_CUT = "1"
+STAMP_FONT_CUT = "2"
 """Bump to cut every signer's stamp face again (e.g. after the stamp wording changes)."""
 
 

@@ -56,6 +56,8 @@ def _check_csrf() -> None:
         return
     if request.headers.get("Authorization", "").startswith("Bearer "):
         return  # API clients: no ambient cookie authority to abuse
+    if request.path.startswith("/api/") and not session.get("user_id"):
+        return  # no signed-in session: nothing a forged request could borrow
     if request.path.startswith("/api/") and request.mimetype == "application/json":
         # A cross-site page cannot send application/json without a CORS preflight,
         # which this service never grants: JSON calls cannot be forged from a form.
