@@ -201,6 +201,23 @@ class KeyStore:
         self._write(self.path / "institution.json",
                     json.dumps(meta, ensure_ascii=False, indent=2).encode("utf-8"))
 
+    def add_college(self, college: str, *, seal_font: str = DEFAULT_SEAL_FONT) -> bool:
+        """Give a college created after set-up (e.g. by a roster import) its seal; idempotent."""
+        meta = self.institution()
+        if college in meta["seals"].values():
+            return False
+        root_dir = self.path / "root"
+        root, root_key = self._cert(root_dir), self._key(root_dir)
+        slug = "college-" + hashlib.sha256(college.encode("utf-8")).hexdigest()[:12]
+        school = meta["school"]
+        self._make_seal(slug, school, college, root, root_key,
+                        SealSpec(f"{school}{college}", font_path=seal_font))
+        meta["seals"][slug] = college
+        meta["colleges"] = [*meta["colleges"], college]
+        self._write(self.path / "institution.json",
+                    json.dumps(meta, ensure_ascii=False, indent=2).encode("utf-8"))
+        return True
+
     def _make_seal(self, slug: str, school: str, college: str | None, root: x509.Certificate,
                    root_key: Any, spec: SealSpec) -> None:
         key = pki.new_key()

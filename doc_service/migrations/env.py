@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import doc_service.numbering  # noqa: F401 - registers its table on the metadata
+import doc_service.storage.batch_models  # noqa: F401 - registers the batch tables
 import doc_service.storage.models  # noqa: F401 - registers the ORM tables
 from doc_service.db import metadata
 

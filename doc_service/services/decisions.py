@@ -176,6 +176,7 @@ def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comme
         identity = ks.signer_identity(actor.ref, name, role, college)
         seal_png = None
         if seal == "college" and kind is not Decision.REJECT:
+            ks.add_college(college)  # a college created after set-up gets its seal now
             seal_png = ks.seal_identity(college).png
         elif seal == "school" and kind is not Decision.REJECT:
             seal_png = ks.seal_identity().png

@@ -125,20 +125,23 @@ def activate_step(rt: Runtime, step: Step, now: dt.datetime) -> None:
     step.due_on = rt.calendar.add_working_days(now.date(), STEP_DUE_WORKING_DAYS)
 
 
-def _render_and_store(rt: Runtime, form: FormSpec, data: dict[str, Any], number: str,
-                      code: str, issued_on: dt.date, doc_id: str, version: int
-                      ) -> tuple[str, str, dict[str, Any]]:
-    from doc_service.rendering.docx import render_docx
-
-    meta = DocumentMeta(number=number, code=code,
+def _meta(rt: Runtime, number: str, code: str, issued_on: dt.date, doc_id: str,
+          version: int) -> DocumentMeta:
+    return DocumentMeta(number=number, code=code,
                         verify_url=verify_url(rt.institution.public_base_url, code),
                         issued_on=issued_on, version=version, document_id=doc_id)
-    pdf = default_renderer().render(form, data, meta, rt.institution)
-    docx = render_docx(form, data, meta, rt.institution)
+
+
+def _render_and_store(rt: Runtime, form: FormSpec, data: dict[str, Any], number: str,
+                      code: str, issued_on: dt.date, doc_id: str, version: int
+                      ) -> tuple[str, None, dict[str, Any]]:
+    """Render and store the draft PDF. The DOCX is made on first download (most documents
+    are never edited in Word, and rendering it at issue cost a fifth of a batch's time)."""
+    pdf = default_renderer().render(form, data, _meta(rt, number, code, issued_on, doc_id,
+                                                      version), rt.institution)
     pdf_sha = rt.store.put(pdf.pdf)
-    docx_sha = rt.store.put(docx)
     areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
-    return pdf_sha, docx_sha, areas
+    return pdf_sha, None, areas
 
 
 def issue_document(rt: Runtime, actor: Actor, form_id: str, data: dict[str, Any], *,
@@ -302,8 +305,14 @@ def docx_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None)
         require_staff(actor, Role.ISSUER, Role.REGISTRAR)
         audit(session, actor, "download", "document", doc.id, ip=ip, kind="docx")
         sha = doc.docx_sha256
-    if sha is None:
-        raise NotFoundError("该文书没有 DOCX 版本")
+        if sha is None:
+            from doc_service.rendering.docx import render_docx
+
+            form = load_form(doc.form_id)
+            data = render_docx(form, doc.data, _meta(rt, doc.number, doc.code, doc.issued_on,
+                                                     doc.id, doc.version), rt.institution)
+            doc.docx_sha256 = rt.store.put(data)
+            return data
     return rt.store.get(sha)
 
 
