@@ -185,7 +185,14 @@ def void_page(record_id: str) -> Any:
     assert staff is not None
     record = _record(_archive_user(staff), record_id)
     reason = request.form.get("reason", "")
-    doc = archiving.void_document(runtime(), staff, record.document_id, reason, ip=client_ip())
+    replaced_by = None
+    code = (request.form.get("replaced_by") or "").strip()
+    if code:
+        from doc_service.services.documents import document_by_code
+
+        replaced_by = document_by_code(runtime(), code[:16]).id
+    doc = archiving.void_document(runtime(), staff, record.document_id, reason,
+                                  replaced_by=replaced_by, ip=client_ip())
     from flask import redirect, url_for
 
     return redirect(url_for("archive_pages.public_page", code=doc.code))

@@ -33,8 +33,10 @@ def live_server(app: Any) -> Iterator[str]:  # noqa: F811  (the imported fixture
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in this
+    thread while it is open, and pyHanko's asyncio.run() in later tests would then fail."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright

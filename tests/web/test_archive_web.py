@@ -103,7 +103,7 @@ def test_uploaded_pdf_exact_copy_and_tampered_copy(api: Any, client: Any, sealed
 
 def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: Any,
                                                     students: list, accounts: dict,
-                                                    runtime: Any) -> None:
+                                                    runtime: Any, sealed: dict) -> None:
     from doc_service.services.access import Staff
     from doc_service.services.archiving import void_document
     from doc_service.storage.models import User
@@ -113,10 +113,18 @@ def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: 
     doc = seal_certificate(api, student)
     with runtime.sessions() as s:
         registrar = s.scalar(select(User).where(User.username == "registrar"))
-    voided = void_document(runtime, Staff(registrar), doc["id"], "学生已退学，证明失效")
+    voided = void_document(runtime, Staff(registrar), doc["id"], "学生已退学，证明失效",
+                           replaced_by=sealed["doc"]["id"])
     assert voided.status == "voided"
     view = client.get(f"/api/v1/verify/{doc['code']}").get_json()
     assert view["state"] == "voided" and view["reason"] == "学生已退学，证明失效"
+    assert view["replaced_by"]["code"] == sealed["doc"]["code"]
+    from doc_service.storage.models import ChainRecordRow
+
+    with runtime.sessions() as s:
+        rows = list(s.scalars(select(ChainRecordRow).where(ChainRecordRow.document_id == doc["id"])
+                              .order_by(ChainRecordRow.position)))
+    assert rows[-1].record["decision"] == "void" and rows[-1].record["signature"]
     assert "已作废" in client.get(f"/v/{doc['code']}").get_data(as_text=True)
     items = api("archivist", "get", f"/archive?student_no={student['student_no']}&state=voided")
     assert doc["id"] in [i["document_id"] for i in items.get_json()["items"]]
