@@ -159,7 +159,6 @@ def _print_accounts(accounts: list[dict[str, Any]]) -> None:
 def _archive_startup(rt: Any) -> None:
     """Report anything a crash left half-done in the archive; archive sealed stragglers."""
     from archive.recovery import startup_check
-
     from doc_service.services.archiving import archive_pending, archive_store
 
     problems = startup_check(rt.engine, archive_store(rt))

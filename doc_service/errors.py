@@ -1,6 +1,7 @@
 """The one error hierarchy of doc-service.
 
     DocServiceError                 root; every error we raise on purpose
+    ├── BadRequestError             a malformed request (not JSON, wrong shape)
     ├── ValidationError             bad input data; carries a list of FieldError
     ├── FormNotFoundError           unknown form id
     ├── RenderError                 a template or the PDF/DOCX engine failed
@@ -52,6 +53,13 @@ class DocServiceError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message}
+
+
+class BadRequestError(DocServiceError):
+    """The request itself is malformed (the API's 400), as opposed to invalid form data."""
+
+    code = "bad_request"
+    http_status = 400
 
 
 class ValidationError(DocServiceError):

@@ -134,10 +134,10 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     """Render FORM_ID with DATA.json and run its default chain with demo signers."""
     from doc_service.config import load_institution
     from doc_service.errors import DocServiceError
+    from doc_service.issuing import render_document
     from doc_service.rendering.context import DocumentMeta
     from doc_service.rendering.fonts import ensure_fonts
     from doc_service.rendering.qr import new_code, verify_url
-    from doc_service.issuing import render_document
 
     try:
         data = json.loads(data_json.read_text("utf-8"))

@@ -119,11 +119,9 @@ def void_document(rt: Runtime, actor: Actor, doc_id: str, reason: str, *,
                   replaced_by: str | None = None, ip: str | None = None) -> Document:
     """The registrar voids a sealed document; the void is a signed chain record."""
     from archive.service import void_record
-    from signing.records import chain_document_bytes
-    from signing.records import ChainRecord
-
     from doc_service.services.decisions import build_chain
     from doc_service.services.documents import load_document
+    from signing.records import ChainRecord, chain_document_bytes
 
     user = require_staff(actor, Role.REGISTRAR)
     reason = (reason or "").strip()

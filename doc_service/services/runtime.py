@@ -68,7 +68,6 @@ class Runtime:
 
 def open_runtime(instance: Path, *, secret_key: str = "", url: str | None = None) -> Runtime:
     from archive.store import FileContentStore
-
     from doc_service.services.archiving import on_sealed
 
     engine = make_engine(url or database_url(instance))

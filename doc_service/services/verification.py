@@ -30,6 +30,7 @@ MAX_UPLOAD = 20 * 1024 * 1024
 
 
 def mask_name(name: str) -> str:
+    """张三 → 张*, 张小三 → 张*三, 欧阳小明 → 欧**明."""
     if len(name) <= 1:
         return name
     if len(name) == 2:

@@ -10,28 +10,24 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from doc_service.errors import DocServiceError, FieldError, ValidationError
+from doc_service.errors import BadRequestError, FieldError, ValidationError
 from doc_service.forms.spec import all_forms
 from doc_service.services import decisions, documents, identity
 from doc_service.services.access import StudentActor
 from doc_service.services.inbox import inbox
+from doc_service.services.verification import mask_name
 from doc_service.storage.models import DocStatus
 from doc_service.web.auth import api_actor, current_actor, runtime
 from doc_service.web.security import client_ip, rate_limited
-from doc_service.web.serialize import document_json, mask_name
+from doc_service.web.serialize import document_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-class BadRequest(DocServiceError):
-    code = "bad_request"
-    http_status = 400
 
 
 def _body() -> dict[str, Any]:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise BadRequest("请求体应为 JSON 对象（Content-Type: application/json）")
+        raise BadRequestError("请求体应为 JSON 对象（Content-Type: application/json）")
     return data
 
 
@@ -41,7 +37,7 @@ def _text_arg(name: str, max_length: int = 40) -> str | None:
     if not raw:
         return None
     if len(raw) > max_length or any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
-        raise BadRequest(f"参数 {name} 格式不正确")
+        raise BadRequestError(f"参数 {name} 格式不正确")
     return raw
 
 
@@ -52,7 +48,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequest(f"参数 {name} 应为整数") from None
+        raise BadRequestError(f"参数 {name} 应为整数") from None
     return max(lo, min(hi, value))
 
 
@@ -67,7 +63,7 @@ def create_document() -> tuple[Response, int]:
     body = _body()
     form_id = body.get("form_id")
     if not isinstance(form_id, str) or not form_id:
-        raise BadRequest("请提供 form_id（文本）")
+        raise BadRequestError("请提供 form_id（文本）")
     data = body.get("data", {})
     if not isinstance(data, dict):
         raise ValidationError([FieldError("data", "data 应为对象（字段名 → 值）", "type")])
@@ -76,7 +72,7 @@ def create_document() -> tuple[Response, int]:
         raise ValidationError([FieldError("student_no", "student_no 应为文本", "type")])
     unknown = set(body) - {"form_id", "data", "student_no"}
     if unknown:
-        raise BadRequest(f"未知的请求字段：{'、'.join(sorted(str(k)[:40] for k in unknown))}")
+        raise BadRequestError(f"未知的请求字段：{'、'.join(sorted(str(k)[:40] for k in unknown))}")
     doc = documents.issue_document(runtime(), actor, form_id, data,
                                    student_no=student_no or None, ip=client_ip())
     return jsonify(document_json(doc, actor)), 201
@@ -89,7 +85,7 @@ def list_documents() -> Response:
     per_page = _int_arg("per_page", 20, 1, 100)
     status = _text_arg("status")
     if status is not None and status not in {str(s) for s in DocStatus}:
-        raise BadRequest(f"参数 status 应为以下之一：{'、'.join(str(s) for s in DocStatus)}")
+        raise BadRequestError(f"参数 status 应为以下之一：{'、'.join(str(s) for s in DocStatus)}")
     docs, total = documents.list_documents(
         runtime(), actor, form_id=_text_arg("form_id"), student_no=_text_arg("student_no", 20),
         status=status, page=page, per_page=per_page)
@@ -130,7 +126,7 @@ def decide(doc_id: str) -> tuple[Response, int]:
     if comment is None:
         comment = ""
     if decision not in ("approve", "reject") or not isinstance(comment, str):
-        raise BadRequest('decision 应为 "approve" 或 "reject"，comment 为文本')
+        raise BadRequestError('decision 应为 "approve" 或 "reject"，comment 为文本')
     result = decisions.record_decision(runtime(), actor, doc_id[:40], decision, comment,
                                        ip=client_ip())
     return jsonify(document_json(result.document, actor)), 201
@@ -141,7 +137,7 @@ def batch_decide() -> Response:
     actor = api_actor()
     ids = _body().get("document_ids")
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
-        raise BadRequest("document_ids 应为文书编号列表")
+        raise BadRequestError("document_ids 应为文书编号列表")
     outcomes = decisions.approve_many(runtime(), actor, [i[:40] for i in ids], ip=client_ip())
     return jsonify({"results": [{"id": o.document_id, "ok": o.ok, "message": o.message}
                                 for o in outcomes]})
@@ -152,7 +148,7 @@ def revise(doc_id: str) -> tuple[Response, int]:
     actor = api_actor()
     data = _body().get("data", {})
     if not isinstance(data, dict):
-        raise BadRequest("data 应为对象")
+        raise BadRequestError("data 应为对象")
     doc = documents.revise_document(runtime(), actor, doc_id[:40], data, ip=client_ip())
     return jsonify(document_json(doc, actor)), 201
 
@@ -184,7 +180,7 @@ def prove_identity(code: str) -> Response:
     body = _body()
     student_no, last6 = body.get("student_no"), body.get("id_last6")
     if not isinstance(student_no, str) or not isinstance(last6, str):
-        raise BadRequest("请提供 student_no 和 id_last6")
+        raise BadRequestError("请提供 student_no 和 id_last6")
     token, actor = identity.prove_identity(runtime(), code, student_no, last6, ip=client_ip())
     return jsonify({"token": token, "document_id": actor.document_id,
                     "expires_in": identity.TOKEN_SECONDS})

@@ -14,7 +14,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from doc_service.errors import DocServiceError, NotFoundError, PermissionDeniedError
+from doc_service.errors import (
+    BadRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from doc_service.forms.spec import all_forms
 from doc_service.services import archiving, verification
 from doc_service.services.access import SCHOOL_WIDE, Staff
@@ -25,11 +29,6 @@ from doc_service.web.security import client_ip, csrf_exempt, rate_limited
 bp = Blueprint("archive_pages", __name__)
 
 ARCHIVE_ROLES = {Role.ARCHIVIST, Role.REGISTRAR, Role.ADMIN, Role.ISSUER, Role.COLLEGE_HEAD}
-
-
-class BadRequest(DocServiceError):
-    code = "bad_request"
-    http_status = 400
 
 
 def _archive_user(staff: Staff | None) -> User:
@@ -51,7 +50,7 @@ def _date(value: str | None, name: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise BadRequest(f"{name} 不是有效日期（格式 2026-09-01）") from None
+        raise BadRequestError(f"{name} 不是有效日期（格式 2026-09-01）") from None
 
 
 def _search(user: User, args: Any) -> list[Any]:
@@ -85,7 +84,7 @@ def _record(user: User, record_id: str) -> Any:
 def _why() -> str:
     why = (request.values.get("why") or "").strip()
     if not why:
-        raise BadRequest("请填写查档事由")
+        raise BadRequestError("请填写查档事由")
     return why[:200]
 
 
@@ -227,7 +226,7 @@ def api_verify_upload() -> Response:
     upload = request.files.get("pdf")
     data = upload.read() if upload is not None else request.get_data()
     if not data:
-        raise BadRequest("请上传 PDF（multipart 字段 pdf，或请求体为 application/pdf）")
+        raise BadRequestError("请上传 PDF（multipart 字段 pdf，或请求体为 application/pdf）")
     code = request.args.get("code") or request.form.get("code") or None
     return jsonify(verification.verify_upload(runtime(), data, code).to_dict())
 

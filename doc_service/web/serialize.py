@@ -9,15 +9,6 @@ from doc_service.services.access import Actor, can_see_personal_data
 from doc_service.storage.models import ROLE_LABELS, STATUS_LABELS, Document
 
 
-def mask_name(name: str) -> str:
-    """张三 → 张*, 张小三 → 张*三, 欧阳小明 → 欧**明."""
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
 def mask_value(key: str, value: Any) -> str:
     text = str(value)
     if key == "id_number" and len(text) >= 6:

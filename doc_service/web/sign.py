@@ -28,10 +28,11 @@ from doc_service.errors import AuthError, DocServiceError, LockedError
 from doc_service.forms.spec import load_form
 from doc_service.services import decisions, documents, identity, previews
 from doc_service.services.access import StudentActor, can_sign_step
+from doc_service.services.verification import mask_name
 from doc_service.storage.models import ROLE_LABELS, DocStatus, Document, Step, StepState
 from doc_service.web.auth import current_staff, runtime
 from doc_service.web.security import client_ip, rate_limited
-from doc_service.web.serialize import document_data, mask_name
+from doc_service.web.serialize import document_data
 from doc_service.web.staff import explain
 
 bp = Blueprint("sign", __name__)

@@ -109,9 +109,11 @@ def test_qr_code_is_at_least_two_centimetres(rendered, form_id: str) -> None:
     listing = run_tool("pdfimages", "-list", str(path)).stdout.decode().splitlines()[2:]
     assert listing, "no image in the PDF"
     # x-ppi of the QR image: its pixel width over its printed width.
-    from doc_service.rendering.qr import qr_png
-    from PIL import Image
     import io
+
+    from PIL import Image
+
+    from doc_service.rendering.qr import qr_png
 
     width_px = Image.open(io.BytesIO(qr_png(URL))).width
     xppi = float(listing[0].split()[12])

@@ -104,10 +104,11 @@ def test_uploaded_pdf_exact_copy_and_tampered_copy(api: Any, client: Any, sealed
 def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: Any,
                                                     students: list, accounts: dict,
                                                     runtime: Any, sealed: dict) -> None:
+    from sqlalchemy import select
+
     from doc_service.services.access import Staff
     from doc_service.services.archiving import void_document
     from doc_service.storage.models import User
-    from sqlalchemy import select
 
     student = next(s for s in students if s["class_no"] == "电信2601")
     doc = seal_certificate(api, student)

@@ -1,7 +1,7 @@
 """service tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 04:46:05.550872
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision = '0001'
 down_revision = None
