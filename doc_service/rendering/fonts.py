@@ -32,6 +32,9 @@ SC_INDEX = 2
 """Index of the Simplified Chinese face inside the Noto CJK collections."""
 FALLBACK_FAMILY = "Noto Serif CJK SC"
 
+# Note: both faces must cover all of GB 2312. Fontconfig decides from coverage which faces
+# "support" zh-cn (the forms' lang); a smaller bold subset loses that and Pango silently
+# draws the titles with the regular face.
 # Name characters outside GB 2312 that rosters carry often enough to keep at
 # hand (the rest still print through the full system face).
 EXTRA_CHARS = (
@@ -155,5 +158,6 @@ def missing_glyphs(text: str) -> list[str]:
 
 if __name__ == "__main__":  # ``make fonts``: build the subsets ahead of the first render.
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     for weight, path in ensure_fonts().items():
         print(f"{weight}: {path} ({path.stat().st_size // 1024} KB)")
