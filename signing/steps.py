@@ -43,13 +43,15 @@ DECISION_LABELS = {
 
 
 def stamp_lines(record: ChainRecord) -> list[str]:
-    """What the visible stamp says: decision, name, role, Beijing time."""
+    """What the visible stamp says: name and role, decision, Beijing time.
+
+    Three short lines: pyHanko scales the stamp to its box, so fewer lines print larger.
+    """
     at = datetime.strptime(record.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return [
+        f"{record.signer_name}（{ROLE_LABELS.get(record.role, record.role)}）",
         f"{DECISION_LABELS.get(record.decision, str(record.decision))}",
-        f"签名：{record.signer_name}",
-        f"角色：{ROLE_LABELS.get(record.role, record.role)}",
-        f"时间：{at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
+        f"{at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
     ]
 
 
