@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Any = None) -
 
     from doc_service.web import api, auth, errors, pages, security
 
+    app.jinja_env.filters["paper"] = paper_value
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
@@ -77,6 +78,26 @@ def instance_secret(instance: os.PathLike[str] | str) -> str:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def paper_value(value: Any, field: Any) -> str:
+    """A field's value as the paper form prints it (2007年5月16日, 4年, 甲、乙)."""
+    from doc_service.forms.spec import FieldType
+    from doc_service.rendering.context import cn_date, cn_month
+
+    if value in (None, "", []):
+        return "—"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    text = str(value)
+    try:
+        if field.type is FieldType.DATE and "*" not in text:
+            return cn_date(text)
+        if field.type is FieldType.MONTH and "*" not in text:
+            return cn_month(text)
+    except ValueError:
+        return text
+    return f"{text}{field.unit}"
 
 
 def runtime_of(app: Flask) -> Any:
