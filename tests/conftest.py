@@ -23,6 +23,32 @@ def _instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def database_for_tests(tmp_path_factory: pytest.TempPathFactory, name: str):  # type: ignore[no-untyped-def]
+    """Yield a database URL: SQLite in a temporary folder, or, when ``DATABASE_URL`` is set,
+    that PostgreSQL in a schema of its own, dropped afterwards (runs never collide)."""
+    import os
+    import secrets
+
+    from sqlalchemy import create_engine, text
+
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / f'{name}.db'}"
+        return
+    from doc_service.db import database_url
+
+    base = database_url(Path("."))
+    schema = f"{name[:1]}_{secrets.token_hex(4)}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
 def example(form_id: str) -> dict:
     return json.loads((FORMS_ROOT / form_id / "example.json").read_text(encoding="utf-8"))
 

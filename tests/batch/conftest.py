@@ -13,14 +13,14 @@ import io
 import os
 import secrets
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from doc_service.forms.idcard import make_id_number
+from tests.conftest import database_for_tests
 
 HEADER = ["学号", "姓名", "性别", "证件号码", "考生号", "民族", "院系", "专业", "班级",
           "出生日期", "入学年月", "学制", "层次", "录取类型", "学习形式", "录取院校"]
@@ -70,22 +70,7 @@ def csv_bytes(rows: Sequence[dict[str, Any]], encoding: str = "utf-8-sig",
 
 @pytest.fixture(scope="session")
 def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'batch.db'}"
-        return
-    from doc_service.db import database_url
-
-    base = database_url(Path("."))
-    schema = f"b_{secrets.token_hex(4)}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    yield from database_for_tests(tmp_path_factory, "batch")
 
 
 @pytest.fixture(scope="session")
