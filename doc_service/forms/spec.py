@@ -152,7 +152,7 @@ class FormSpec:
 _DEFAULT_MAX = {FieldType.TEXT: 100, FieldType.TEXTAREA: 500}
 
 
-def _field_from_dict(d: dict[str, Any]) -> FieldSpec:
+def field_from_dict(d: dict[str, Any]) -> FieldSpec:
     ftype = FieldType(d.get("type", "text"))
     return FieldSpec(
         key=d["key"],
@@ -185,7 +185,7 @@ def _load(folder: Path) -> FormSpec:
     fields = []
     for entry in raw["fields"]:
         base = shared.get(entry["key"], {})
-        fields.append(_field_from_dict({**base, **entry}))
+        fields.append(field_from_dict({**base, **entry}))
     chain = tuple(
         ChainStepSpec(role=s["role"], decision=s.get("decision", "approve"),
                       label=s.get("label", ""), seal=s.get("seal"),

@@ -122,7 +122,8 @@ def ensure_fonts() -> dict[str, Path]:
 
 
 @cache
-def _cmap(path: str, index: int = 0) -> frozenset[int]:
+def font_codepoints(path: str, index: int = 0) -> frozenset[int]:
+    """Code points a font file (or one face of a collection) maps to glyphs; cached."""
     from fontTools.ttLib import TTCollection, TTFont
 
     if path.endswith(".ttc"):
@@ -136,10 +137,10 @@ def _cmap(path: str, index: int = 0) -> frozenset[int]:
 def drawable() -> frozenset[int]:
     """Every code point the embedded faces (subset + system fallback) can draw."""
     paths = ensure_fonts()
-    cps = set(_cmap(str(paths["Regular"])))
+    cps = set(font_codepoints(str(paths["Regular"])))
     system = SYSTEM_DIR / SYSTEM_FACES["Regular"]
     if system.exists():
-        cps |= _cmap(str(system), SC_INDEX)
+        cps |= font_codepoints(str(system), SC_INDEX)
     return frozenset(cps)
 
 

@@ -20,8 +20,14 @@ from typing import IO, Any
 from openpyxl.utils.cell import range_boundaries
 
 from doc_service.errors import FieldError, ValidationError
-from doc_service.forms.spec import FieldSpec, FieldType, FormSpec, load_form, shared_fields
-from doc_service.forms.spec import _field_from_dict as field_from_dict  # same defaults as forms
+from doc_service.forms.spec import (
+    FieldSpec,
+    FieldType,
+    FormSpec,
+    field_from_dict,  # same defaults as the forms
+    load_form,
+    shared_fields,
+)
 from doc_service.forms.validation import validate
 from doc_service.roster import headers as hdr
 from doc_service.roster.cells import CellProblem, normalize

@@ -94,7 +94,7 @@ def _stamp_font(rt: Runtime, name: str) -> str:
     of a hundred glyphs it is a few milliseconds. A name with a character the app's face
     lacks (a rare one) is cut from the system's full Noto CJK instead.
     """
-    from doc_service.rendering.fonts import _cmap
+    from doc_service.rendering.fonts import font_codepoints
     from signing.fonts import NOTO_SC_INDEX, NOTO_SERIF_CJK, subset_font
 
     text = name + _stamp_words()
@@ -103,7 +103,7 @@ def _stamp_font(rt: Runtime, name: str) -> str:
     if path.exists():
         return str(path)
     base = rt.font_path
-    if all(ord(ch) in _cmap(base) for ch in text):
+    if all(ord(ch) in font_codepoints(base) for ch in text):
         src, number = base, 0
     else:
         src, number = NOTO_SERIF_CJK, NOTO_SC_INDEX
