@@ -4,6 +4,14 @@ Reads the file as a stream (:mod:`.readers`), finds the header row among the fir
 maps headers to field keys (:mod:`.headers`), normalizes cells (:mod:`.cells`) and
 validates each row with the forms' own rules, then looks for duplicates inside the file.
 Nothing is written anywhere: the service layer stores the valid rows if staff confirm.
+
+A workbook with several worksheets (one per class or college) is read sheet by sheet, in
+workbook order. Hidden and empty sheets, sheets without a roster header (说明, 填表说明)
+and sheets whose header has neither 学号 nor 身份证号 (汇总) are skipped, and the report
+says so. Every other sheet must have the first roster sheet's columns in the same places:
+a sheet with another header is most likely another list (or a class whose header was
+edited), so the file is refused naming that sheet rather than half imported. Duplicates
+are looked for across all sheets.
 """
 
 from __future__ import annotations
@@ -31,12 +39,22 @@ from doc_service.forms.spec import (
 from doc_service.forms.validation import validate
 from doc_service.roster import headers as hdr
 from doc_service.roster.cells import CellProblem, normalize
-from doc_service.roster.readers import RosterFileError, RowStream, open_rows
-from doc_service.roster.report import CellError, RosterReport, RosterRow
+from doc_service.roster.readers import RosterFile, RosterFileError, RowStream, open_sheets
+from doc_service.roster.report import (
+    CellError,
+    RosterReport,
+    RosterRow,
+    SkippedSheet,
+    row_label,
+    sheet_label,
+)
 
 MAX_ROWS = 50_000
 HEADER_SEARCH_ROWS = 10
 _SHOWN_VALUE = 100
+_NO_HEADER = (f"前{HEADER_SEARCH_ROWS}行中没有找到表头（如“学号”“姓名”“身份证号”）："
+              "请确认上传的是学生名册，表头位于前10行")
+_IDENTITY_KEYS = frozenset({"student_no", "id_number"})
 
 
 @cache
@@ -83,7 +101,7 @@ def _nonblank(rows: Iterator[tuple[int, tuple[Any, ...]]]
             yield line, values
 
 
-def _find_header(stream: RowStream) -> tuple[int, tuple[Any, ...]]:
+def _find_header(stream: RowStream) -> tuple[int, tuple[Any, ...]] | None:
     best: tuple[int, int, tuple[Any, ...]] | None = None
     for line, values in stream.rows():
         n = hdr.recognized(values)
@@ -91,11 +109,7 @@ def _find_header(stream: RowStream) -> tuple[int, tuple[Any, ...]]:
             best = (n, line, values)
         if line >= HEADER_SEARCH_ROWS:
             break
-    if best is None:
-        raise RosterFileError(
-            f"前{HEADER_SEARCH_ROWS}行中没有找到表头（如“学号”“姓名”“身份证号”）："
-            "请确认上传的是学生名册，表头位于前10行")
-    return best[1], best[2]
+    return None if best is None else (best[1], best[2])
 
 
 def _check_merges(stream: RowStream, header_line: int, header: tuple[Any, ...]) -> list[str]:
@@ -160,7 +174,7 @@ def _shown(raw: Any) -> str:
 
 
 def _check_row(form: FormSpec, columns: list[hdr.Column], line: int, values: tuple[Any, ...],
-               from_excel: bool) -> RosterRow:
+               from_excel: bool, sheet: str = "") -> RosterRow:
     data: dict[str, Any] = {}
     raw_by_key: dict[str, Any] = {}
     problems: list[tuple[str, CellProblem]] = []
@@ -180,7 +194,7 @@ def _check_row(form: FormSpec, columns: list[hdr.Column], line: int, values: tup
         field_errors += [fe for fe in e.errors if fe.key not in broken]
         cleaned = data
     if not field_errors:
-        return RosterRow(line, cleaned)
+        return RosterRow(line, cleaned, sheet=sheet)
     by_key = {c.key: c for c in columns}
     errors = []
     for fe in field_errors:
@@ -189,7 +203,11 @@ def _check_row(form: FormSpec, columns: list[hdr.Column], line: int, values: tup
                                 column=col.letter if col else "",
                                 header=col.header if col else "",
                                 value=_shown(raw_by_key.get(fe.key))))
-    return RosterRow(line, cleaned, tuple(errors))
+    return RosterRow(line, cleaned, tuple(errors), sheet=sheet)
+
+
+def _row_of(row: RosterRow) -> str:
+    return row_label(row.sheet, row.line)
 
 
 def _mark_duplicates(rows: list[RosterRow], columns: list[hdr.Column]) -> list[RosterRow]:
@@ -209,17 +227,17 @@ def _mark_duplicates(rows: list[RosterRow], columns: list[hdr.Column]) -> list[R
             no = no.upper()
             if no in first_by_no:
                 j = first_by_no[no]
-                add(i, "student_no", f"学号与第{rows[j].line}行重复", "duplicate")
-                add(j, "student_no", f"学号在第{row.line}行再次出现", "duplicate")
+                add(i, "student_no", f"学号与{_row_of(rows[j])}重复", "duplicate")
+                add(j, "student_no", f"学号在{_row_of(row)}再次出现", "duplicate")
                 continue
             first_by_no[no] = i
         if isinstance(idn, str):
             if idn in first_by_id:
                 j = first_by_id[idn]
                 other = rows[j].data.get("student_no", "")
-                add(i, "id_number", f"身份证号与第{rows[j].line}行（学号{other}）相同："
+                add(i, "id_number", f"身份证号与{_row_of(rows[j])}（学号{other}）相同："
                     "一人只能有一个学籍", "duplicate_person")
-                add(j, "id_number", f"身份证号与第{row.line}行（学号{no}）相同："
+                add(j, "id_number", f"身份证号与{_row_of(row)}（学号{no}）相同："
                     "一人只能有一个学籍", "duplicate_person")
             else:
                 first_by_id[idn] = i
@@ -229,38 +247,169 @@ def _mark_duplicates(rows: list[RosterRow], columns: list[hdr.Column]) -> list[R
 
 
 def _parse(source: IO[bytes], filename: str, max_rows: int) -> RosterReport:
-    stream = open_rows(source, filename)
+    roster_file = open_sheets(source, filename)
     try:
-        return _check_sheet(stream, max_rows)
+        return _check_file(roster_file, max_rows)
     finally:
-        stream.close()
+        roster_file.close()
 
 
-def _check_sheet(stream: RowStream, max_rows: int) -> RosterReport:
-    header_line, header = _find_header(stream)
-    warnings = _check_merges(stream, header_line, header)
-    columns, unknown = _columns(header)
-    fmt, encoding, bound = stream.kind, stream.encoding, stream.row_upper_bound
+@dataclasses.dataclass
+class _RosterSheet:
+    """A worksheet (or the CSV) that holds roster rows, with its header read."""
+
+    stream: RowStream
+    name: str
+    """As rows and messages name it: the title, or empty when the file has one sheet."""
+    header_line: int
+    columns: list[hdr.Column]
+    unknown: list[str]
+    warnings: list[str]
+
+
+def _in_sheet(name: str, message: str) -> str:
+    return f"{sheet_label(name)}：{message}" if name else message
+
+
+def _layout(header: tuple[Any, ...]) -> dict[str, int]:
+    """Field key → column index of the recognized headers (the last one of a repeated key)."""
+    return {key: i for i, v in enumerate(header) if (key := hdr.header_key(v)) is not None}
+
+
+def _require_same_header(first: _RosterSheet, header: tuple[Any, ...]) -> None:
+    expected = {c.key: c.index for c in first.columns}
+    got = _layout(header)
+    if got == expected:
+        return
+    missing = [k for k in expected if k not in got]
+    extra = [k for k in got if k not in expected]
+    parts = []
+    if missing:
+        parts.append("缺少" + "、".join(f"“{hdr.label(k)}”" for k in missing) + "列")
+    if extra:
+        parts.append("多出" + "、".join(f"“{hdr.label(k)}”" for k in extra) + "列")
+    if not parts:
+        key = next(k for k in expected if got[k] != expected[k])
+        parts.append(f"“{hdr.label(key)}”在{hdr.column_letter(got[key])}列，"
+                     f"而在{sheet_label(first.name)}中是{hdr.column_letter(expected[key])}列")
+    raise RosterFileError(
+        f"表头与{sheet_label(first.name)}不同（{'；'.join(parts)}）：同一文件中的各工作表"
+        "须使用相同的表头。如果该工作表不是学生名册，请删除它后重新上传；"
+        "否则请改正表头，或把它另存为单独的文件导入")
+
+
+def _read_header(stream: RowStream, name: str, found: tuple[int, tuple[Any, ...]],
+                 first: _RosterSheet | None = None) -> _RosterSheet:
+    header_line, header = found
+    try:
+        warnings = _check_merges(stream, header_line, header)
+        if first is not None:
+            _require_same_header(first, header)
+        columns, unknown = _columns(header)
+    except RosterFileError as e:
+        if not name:
+            raise
+        raise RosterFileError(_in_sheet(name, e.message)) from e
+    return _RosterSheet(stream, name, header_line, columns, unknown,
+                        [_in_sheet(name, w) for w in warnings])
+
+
+def _roster_sheets(roster_file: RosterFile) -> tuple[list[_RosterSheet], list[SkippedSheet]]:
+    """The sheets holding the roster, and the ones skipped; raises when none qualifies."""
+    streams = roster_file.sheets
+    if len(streams) == 1:  # a CSV, or a workbook of one sheet: named nowhere
+        found = _find_header(streams[0])
+        if found is None:
+            raise RosterFileError(_NO_HEADER)
+        return [_read_header(streams[0], "", found)], []
+    sheets: list[_RosterSheet] = []
+    skipped: list[SkippedSheet] = []
+    for stream in streams:
+        name = stream.sheet or ""
+        if stream.hidden:
+            skipped.append(SkippedSheet(name, "隐藏的工作表，未读取（如需导入，请在 Excel 中"
+                                              "取消隐藏后重新上传）", "hidden"))
+            continue
+        if next(_nonblank(stream.rows()), None) is None:
+            skipped.append(SkippedSheet(name, "空白工作表", "empty"))
+            continue
+        found = _find_header(stream)
+        if found is None:
+            skipped.append(SkippedSheet(name, f"前{HEADER_SEARCH_ROWS}行中没有找到名册表头"
+                                              "（如“学号”“姓名”“身份证号”）", "no_header"))
+            continue
+        if not _layout(found[1]).keys() & _IDENTITY_KEYS:
+            skipped.append(SkippedSheet(name, "表头中没有“学号”或“身份证号”列，不是学生名册",
+                                        "not_a_roster"))
+            continue
+        sheets.append(_read_header(stream, name, found, sheets[0] if sheets else None))
+    if not sheets:
+        details = "；".join(_in_sheet(s.sheet, s.reason) for s in skipped)
+        raise RosterFileError(f"文件中没有找到学生名册（{details}）：请确认上传的是学生名册，"
+                              f"表头位于前{HEADER_SEARCH_ROWS}行")
+    return sheets, skipped
+
+
+def _too_many_rows(sheets: list[_RosterSheet], max_rows: int) -> bool:
+    """More data rows than ``max_rows`` in all sheets together; validates nothing.
+
+    A cheap upper bound from the raw bytes first, and a streaming count only when that
+    bound is too high.
+    """
+    bounds = [s.stream.row_upper_bound for s in sheets]
+    if all(b is not None for b in bounds) and sum(
+            max(0, b - s.header_line) for b, s in zip(bounds, sheets, strict=True)
+            if b is not None) <= max_rows:
+        return False
+    total = 0
+    for s in sheets:
+        total += _count_rows(s.stream, s.header_line, max_rows - total)
+        if total > max_rows:
+            return True
+    return False
+
+
+def _check_file(roster_file: RosterFile, max_rows: int) -> RosterReport:
+    sheets, skipped = _roster_sheets(roster_file)
+    first = sheets[0]
+    fmt, encoding = roster_file.kind, first.stream.encoding
     too_many = f"文件超过{max_rows}行，无法一次导入：请按院系或班级拆分后分批导入"
-    # Refuse an oversized file before validating anything: a cheap upper bound from the
-    # raw bytes, and a streaming count (no validation) only when that bound is too high.
-    if bound is None or bound > header_line + max_rows:
-        if _count_rows(stream, header_line, max_rows) > max_rows:
-            return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
+    # Refuse an oversized file before validating anything.
+    if _too_many_rows(sheets, max_rows):
+        return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
     form = roster_form()
     rows: list[RosterRow] = []
-    for line, values in _nonblank(stream.rows()):
-        if line <= header_line:
-            continue
-        if len(rows) >= max_rows:  # defensive: the count above already refused
-            return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
-        rows.append(_check_row(form, columns, line, values, fmt == "xlsx"))
+    used: list[_RosterSheet] = []
+    for sheet in sheets:
+        before = len(rows)
+        for line, values in _nonblank(sheet.stream.rows()):
+            if line <= sheet.header_line:
+                continue
+            if len(rows) >= max_rows:  # defensive: the count above already refused
+                return RosterReport(fatal=too_many, format=fmt, encoding=encoding)
+            rows.append(_check_row(form, sheet.columns, line, values, fmt == "xlsx",
+                                   sheet.name))
+        if len(rows) > before:
+            used.append(sheet)
+        elif sheet.name:
+            skipped.append(SkippedSheet(sheet.name, "只有表头，没有学生数据", "no_data"))
+    order = {s.sheet: i for i, s in enumerate(roster_file.sheets)}
+    skipped.sort(key=lambda s: order.get(s.sheet, 0))
     if not rows:
-        return RosterReport(fatal="表头下面没有学生数据", header_line=header_line, format=fmt,
-                            encoding=encoding)
-    rows = _mark_duplicates(rows, columns)
+        return RosterReport(fatal="表头下面没有学生数据", header_line=first.header_line,
+                            format=fmt, encoding=encoding, skipped_sheets=tuple(skipped))
+    # Same columns in every sheet (checked above): the first sheet's letters hold for all.
+    rows = _mark_duplicates(rows, first.columns)
     errors = sum(1 for r in rows if r.errors)
+    header_map: dict[str, str] = {}
+    unknown: dict[str, None] = {}
+    for sheet in used:
+        header_map.update({c.header: c.key for c in sheet.columns if c.header not in header_map})
+        unknown.update(dict.fromkeys(sheet.unknown))
+    warnings = [s.message() for s in skipped] + [w for s in used for w in s.warnings]
     return RosterReport(
         rows=tuple(rows), valid_count=len(rows) - errors, error_count=errors,
-        header_map={c.header: c.key for c in columns}, unknown_headers=tuple(unknown),
-        warnings=tuple(warnings), header_line=header_line, format=fmt, encoding=encoding)
+        header_map=header_map, unknown_headers=tuple(unknown),
+        warnings=tuple(warnings), header_line=used[0].header_line, format=fmt,
+        encoding=encoding, sheets=tuple(s.stream.sheet for s in used if s.stream.sheet),
+        skipped_sheets=tuple(skipped))

@@ -1,10 +1,11 @@
 """Reading roster files as streams of rows, whatever the academic system exported.
 
 The format is decided by the content, never the file name: a ZIP is XLSX (read with
-openpyxl in read-only mode, row by row), text is CSV in UTF-8 (with or without BOM),
-UTF-16 (Excel's "Unicode 文本") or GBK/GB18030. Anything else (a PDF renamed .xlsx, an
-old .xls, random bytes) raises :class:`RosterFileError` whose message tells staff what to
-do; :func:`doc_service.roster.parse_roster` turns it into the report's ``fatal``.
+openpyxl in read-only mode, row by row, every worksheet in workbook order), text is CSV in
+UTF-8 (with or without BOM), UTF-16 (Excel's "Unicode 文本") or GBK/GB18030. Anything else
+(a PDF renamed .xlsx, an old .xls, random bytes) raises :class:`RosterFileError` whose
+message tells staff what to do; :func:`doc_service.roster.parse_roster` turns it into the
+report's ``fatal``. Which worksheets hold the roster is for the parser to decide.
 """
 
 from __future__ import annotations
@@ -51,11 +52,24 @@ class RowStream:
     """Merged ranges of the sheet (``A1:B1``); None when they could not be read."""
     encoding: str | None = None
     sheet: str | None = None
-    _closers: list[Any] = field(default_factory=list)
+    """The worksheet's title (XLSX); None for CSV."""
+    hidden: bool = False
+    """The worksheet is hidden in Excel (``hidden`` or ``veryHidden``)."""
 
     def rows(self) -> Iterator[tuple[int, tuple[Any, ...]]]:
         """A fresh pass over the sheet from its first row."""
         return self._rows()
+
+
+@dataclass
+class RosterFile:
+    """An open roster file: a CSV as its one sheet, or every worksheet of an XLSX in order."""
+
+    kind: str
+    """``xlsx`` or ``csv``."""
+    sheets: tuple[RowStream, ...]
+    """Never empty."""
+    _closers: list[Any] = field(default_factory=list)
 
     def close(self) -> None:
         for c in reversed(self._closers):
@@ -76,7 +90,7 @@ def _not_a_spreadsheet(head: bytes, filename: str) -> str | None:
     return None
 
 
-def open_rows(stream: IO[bytes], filename: str = "") -> RowStream:
+def open_sheets(stream: IO[bytes], filename: str = "") -> RosterFile:
     """Open a roster file for streaming; raises :class:`RosterFileError`."""
     head = stream.read(_SNIFF)
     stream.seek(0)
@@ -113,7 +127,7 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, path: str) -> tuple[int, tuple[str
     return rows, tuple(sorted(merged))
 
 
-def _open_xlsx(stream: IO[bytes]) -> RowStream:
+def _open_xlsx(stream: IO[bytes]) -> RosterFile:
     import openpyxl  # heavy; only XLSX uploads pay for it
     from openpyxl.utils.exceptions import InvalidFileException
 
@@ -140,7 +154,17 @@ def _open_xlsx(stream: IO[bytes]) -> RowStream:
     if not sheets:
         workbook.close()
         raise RosterFileError("XLSX 文件中没有工作表")
-    sheet = sheets[0]
+    try:
+        streams = tuple(_sheet_stream(archive, sheet) for sheet in sheets)
+    except RosterFileError:
+        workbook.close()
+        archive.close()
+        raise
+    return RosterFile("xlsx", streams, _closers=[archive, workbook])
+
+
+def _sheet_stream(archive: zipfile.ZipFile, sheet: Any) -> RowStream:
+    """One worksheet of an open read-only workbook, readable several times."""
     # Exports often carry a wrong <dimension>; openpyxl would stop reading at it.
     sheet.reset_dimensions()
     path = getattr(sheet, "_worksheet_path", None)  # openpyxl internal, read-only mode
@@ -150,7 +174,6 @@ def _open_xlsx(stream: IO[bytes]) -> RowStream:
         try:
             upper, merged = _scan_sheet_xml(archive, path)
         except (KeyError, zipfile.BadZipFile, OSError) as e:
-            workbook.close()
             raise RosterFileError("XLSX 文件已损坏：请重新导出后上传") from e
 
     def rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
@@ -161,8 +184,8 @@ def _open_xlsx(stream: IO[bytes]) -> RowStream:
                 zipfile.BadZipFile, OSError) as e:
             raise RosterFileError("XLSX 文件中的数据已损坏，无法继续读取：请重新导出后上传") from e
 
-    return RowStream("xlsx", rows, upper, merged, sheet=sheet.title,
-                     _closers=[archive, workbook])
+    hidden = getattr(sheet, "sheet_state", "visible") != "visible"
+    return RowStream("xlsx", rows, upper, merged, sheet=sheet.title, hidden=hidden)
 
 
 # -- CSV --------------------------------------------------------------------------------
@@ -208,7 +231,7 @@ def _looks_binary(text: str) -> bool:
     return controls > max(2, len(text) // 100)
 
 
-def _open_csv(stream: IO[bytes], head: bytes) -> RowStream:
+def _open_csv(stream: IO[bytes], head: bytes) -> RosterFile:
     encoding, lines = _detect_encoding(stream, head)
     text = io.TextIOWrapper(stream, encoding=encoding, errors="strict", newline="")
     sample = text.read(_SNIFF)
@@ -233,7 +256,8 @@ def _open_csv(stream: IO[bytes], head: bytes) -> RowStream:
             raise RosterFileError(f"第{line + 1}行无法解析（{str(e)[:60]}）："
                                   "请检查引号是否配对") from e
 
-    return RowStream("csv", rows, lines + 1, encoding=encoding, _closers=[_Detach(text)])
+    return RosterFile("csv", (RowStream("csv", rows, lines + 1, encoding=encoding),),
+                      _closers=[_Detach(text)])
 
 
 class _Detach:

@@ -1,5 +1,9 @@
 """What a roster import found: one entry per data row, each problem tied to its cell.
 
+A workbook may hold one roster sheet per class or college: then every row names its sheet
+(``RosterRow.sheet``) and :meth:`RosterRow.location` reads 「2023级1班」工作表 D5. A file
+with one sheet (every CSV) leaves the sheet out, as before.
+
 The report is shown to the staff member who uploaded the file, so it carries cell values
 (ID numbers included). It must never be logged: ``repr`` leaves values and row data out.
 """
@@ -8,6 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+def sheet_label(sheet: str) -> str:
+    """How a worksheet is named to staff: 「2023级1班」工作表."""
+    return f"「{sheet}」工作表"
+
+
+def row_label(sheet: str, line: int) -> str:
+    """A row as staff find it: 第5行, or 「2023级1班」工作表第5行 in a several-sheet file."""
+    return f"{sheet_label(sheet)}第{line}行" if sheet else f"第{line}行"
 
 
 @dataclass(frozen=True)
@@ -40,14 +54,46 @@ class RosterRow:
     data: dict[str, Any] = field(repr=False)
     """Validated values under the shared field keys; partial when ``errors`` is not empty."""
     errors: tuple[CellError, ...] = ()
+    sheet: str = ""
+    """The worksheet's title when the file has several worksheets; empty otherwise."""
 
     @property
     def valid(self) -> bool:
         return not self.errors
 
+    def location(self, error: CellError | None = None) -> str:
+        """Where staff find the row, or ``error``'s cell in it.
+
+        ``「2023级1班」工作表 D5`` (``「2023级1班」工作表第5行`` without a column) in a
+        several-sheet file; ``第5行 D列`` (``第5行``) when the file has one sheet.
+        """
+        column = error.column if error is not None else ""
+        if not self.sheet:
+            return f"第{self.line}行 {column}列" if column else f"第{self.line}行"
+        if column:
+            return f"{sheet_label(self.sheet)} {column}{self.line}"
+        return row_label(self.sheet, self.line)
+
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "valid": self.valid, "data": self.data,
-                "errors": [e.to_dict() for e in self.errors]}
+        return {"line": self.line, "sheet": self.sheet, "valid": self.valid, "data": self.data,
+                "errors": [{**e.to_dict(), "location": self.location(e)} for e in self.errors]}
+
+
+@dataclass(frozen=True)
+class SkippedSheet:
+    """A worksheet that was not read as part of the roster, and why (for staff)."""
+
+    sheet: str
+    reason: str
+    """Chinese: 空白工作表, 前10行中没有找到名册表头 ..."""
+    code: str
+    """``hidden``, ``empty``, ``no_header``, ``not_a_roster`` or ``no_data``."""
+
+    def message(self) -> str:
+        return f"已跳过{sheet_label(self.sheet)}：{self.reason}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"sheet": self.sheet, "reason": self.reason, "code": self.code}
 
 
 @dataclass(frozen=True)
@@ -70,6 +116,10 @@ class RosterReport:
     """``xlsx`` or ``csv``."""
     encoding: str | None = None
     """CSV only: ``utf-8-sig``, ``gb18030`` or ``utf-16``."""
+    sheets: tuple[str, ...] = ()
+    """XLSX: the worksheets read as roster, in workbook order (``header_line`` is the
+    first one's). Each skipped worksheet is in ``skipped_sheets`` and in ``warnings``."""
+    skipped_sheets: tuple[SkippedSheet, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -84,6 +134,8 @@ class RosterReport:
             "fatal": self.fatal, "warnings": list(self.warnings), "format": self.format,
             "encoding": self.encoding, "header_line": self.header_line,
             "header_map": self.header_map, "unknown_headers": list(self.unknown_headers),
+            "sheets": list(self.sheets),
+            "skipped_sheets": [s.to_dict() for s in self.skipped_sheets],
             "valid_count": self.valid_count, "error_count": self.error_count,
             "rows": [r.to_dict() for r in self.rows],
         }

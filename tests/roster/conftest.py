@@ -64,6 +64,31 @@ def make_xlsx(tmp_path: Path) -> Callable[..., Path]:
 
 
 @pytest.fixture
+def make_workbook(tmp_path: Path) -> Callable[..., Path]:
+    """An XLSX of several worksheets: ``{title: rows}`` in order, rows as written (header
+    included); ``hidden`` titles are hidden sheets, ``merges`` maps a title to its ranges."""
+
+    def build(sheets: dict[str, Sequence[Sequence[Any]]], *, hidden: Sequence[str] = (),
+              merges: dict[str, Sequence[str]] | None = None,
+              name: str = "workbook.xlsx") -> Path:
+        wb = openpyxl.Workbook()
+        wb.remove(wb.active)
+        for title, rows in sheets.items():
+            ws = wb.create_sheet(title)
+            for r in rows:
+                ws.append(list(r))
+            for m in (merges or {}).get(title, ()):
+                ws.merge_cells(m)
+            if title in hidden:
+                ws.sheet_state = "hidden"
+        path = tmp_path / name
+        wb.save(path)
+        return path
+
+    return build
+
+
+@pytest.fixture
 def make_csv(tmp_path: Path) -> Callable[..., Path]:
     def build(rows: Sequence[Sequence[Any]], header: Sequence[str] = HEADER, *,
               encoding: str = "utf-8", delimiter: str = ",", before: Sequence[str] = (),
