@@ -1,7 +1,8 @@
 """Form data → editable Word document through docxtpl.
 
-Fills ``templates/forms/<form_id>/form.docx`` (built by
-``tools/build_docx_templates.py``) with the same context as the PDF, plus the
+Fills ``templates/forms/<form_id>/form.docx`` (built by the ``tools/docx_build``
+package through ``tools/build_docx_templates.py``; their runs name SimSun/宋体,
+see ``tools/docx_build/fonts.py``) with the same context as the PDF, plus the
 verification QR code as an inline image. The template renders in the
 sandboxed, autoescaping, strict-undefined environment of
 :func:`~doc_service.rendering.sandbox.docx_environment`: a template cannot run

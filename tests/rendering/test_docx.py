@@ -1,10 +1,12 @@
 """DOCX rendering: every form's example opens in python-docx and holds its values.
 
 Also: values are printed literally (no template evaluation, no broken XML),
-template errors become RenderError, East Asian font and zh-CN language are set,
-the committed templates match ``tools/build_docx_templates.py``, and (where
-LibreOffice is installed) a rendered document converts to a PDF with the
-Chinese title in it.
+template errors become RenderError, the faces (SimSun for East Asian text, in
+the font table with its name 宋体, bold titles) and zh-CN language are set,
+fontconfig resolves that face to a CJK serif, the committed templates match
+the builder in ``tools/docx_build``, and (where LibreOffice is installed) a
+rendered document converts to a PDF with the Chinese title in it, printed in
+a serif CJK face.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import io
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,6 +27,7 @@ import pytest
 from docx.document import Document as DocumentObject
 from docx.oxml.ns import qn
 from docx.shared import Mm
+from lxml import etree
 
 from doc_service.config import PROJECT_ROOT, Institution
 from doc_service.errors import RenderError
@@ -33,6 +37,24 @@ from doc_service.rendering.context import DocumentMeta, cn_date, cn_month
 from doc_service.rendering.docx import render_docx
 from doc_service.rendering.qr import new_code, verify_url
 from tests.conftest import example
+
+
+def _builder() -> ModuleType:
+    """``tools/docx_build`` (tools/ is not on sys.path): the package, loaded by path."""
+    folder = PROJECT_ROOT / "tools" / "docx_build"
+    if "docx_build" in sys.modules:
+        return sys.modules["docx_build"]
+    spec = importlib.util.spec_from_file_location(
+        "docx_build", folder / "__init__.py", submodule_search_locations=[str(folder)])
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its relative imports and dataclasses look it up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+docx_build = _builder()
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 HOSTILE_NAME = "<b>&\"'{{ 7*7 }}{% if %}"
 
@@ -117,8 +139,9 @@ def test_styles_set_east_asian_font_and_chinese_language() -> None:
     default_rpr = styles.find(qn("w:docDefaults")).find(qn("w:rPrDefault")).find(qn("w:rPr"))
     normal_rpr = document.styles["Normal"].element.rPr
     for rpr in (default_rpr, normal_rpr):
-        assert rpr.find(qn("w:rFonts")).get(qn("w:eastAsia")) == "宋体"
+        assert rpr.find(qn("w:rFonts")).get(qn("w:eastAsia")) == "SimSun"
         assert rpr.find(qn("w:rFonts")).get(qn("w:ascii")) == "Times New Roman"
+        assert rpr.find(qn("w:rFonts")).get(qn("w:hAnsi")) == "Times New Roman"
         assert rpr.find(qn("w:lang")).get(qn("w:eastAsia")) == "zh-CN"
     section = document.sections[0]
     assert (round(section.page_width.mm), round(section.page_height.mm)) == (210, 297)
@@ -159,21 +182,102 @@ def test_missing_template_raises_render_error(tmp_path: Path) -> None:
         _render(form, example("enrollment_certificate"))
 
 
-def _builder() -> ModuleType:
-    path = PROJECT_ROOT / "tools" / "build_docx_templates.py"
-    spec = importlib.util.spec_from_file_location("build_docx_templates", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up by name
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_committed_template_matches_the_builder(form_id: str) -> None:
-    builder = _builder()
-    built = builder._stable_bytes(builder.BUILDERS[form_id]())
+    built = docx_build.stable_bytes(docx_build.BUILDERS[form_id]())
     committed = (PROJECT_ROOT / "templates" / "forms" / form_id / "form.docx").read_bytes()
     assert built == committed, "run: python tools/build_docx_templates.py"
+
+
+# --------------------------------------------------------------------------- fonts
+
+
+def _part(blob: bytes, name: str) -> etree._Element:
+    with zipfile.ZipFile(io.BytesIO(blob)) as z:
+        return etree.fromstring(z.read(name))
+
+
+def _font_table(blob: bytes) -> dict[str, etree._Element]:
+    return {font.get(W + "name"): font for font in _part(blob, "word/fontTable.xml")}
+
+
+def _val(font: etree._Element, tag: str) -> str | None:
+    el = font.find(W + tag)
+    return None if el is None else el.get(W + "val")
+
+
+def test_font_table_declares_simsun_with_its_chinese_name(form_id: str) -> None:
+    """What Word and WPS need to pick 宋体, or a Song substitute where it is missing."""
+    form = load_form(form_id)
+    blob, _ = _render(form, example(form_id))  # docxtpl must carry the table through
+    table = _font_table(blob)
+
+    simsun = table["SimSun"]
+    assert _val(simsun, "altName") == "宋体"
+    assert _val(simsun, "charset") == "86"  # GB2312
+    assert _val(simsun, "family") == "roman"  # a serif, not a Hei (swiss) face
+    panose = _val(simsun, "panose1")
+    assert panose == "02010600030101010101"  # SimSun's PANOSE: Latin text, book weight
+    assert simsun.find(W + "sig").get(W + "csb0") == "00040001"  # code page 936
+    assert _val(table["Times New Roman"], "family") == "roman"
+    # No Japanese faces left from python-docx's default template.
+    assert not [name for name in table if name.startswith("ＭＳ")]
+
+
+def test_every_run_and_style_names_simsun_for_east_asian_text(form_id: str) -> None:
+    form = load_form(form_id)
+    blob, _ = _render(form, example(form_id))
+    declared = set(_font_table(blob))
+    document, styles = _part(blob, "word/document.xml"), _part(blob, "word/styles.xml")
+    settings = _part(blob, "word/settings.xml")
+
+    runs = list(document.iter(W + "r"))
+    assert runs
+    for run in runs:
+        if not "".join(t.text or "" for t in run.iter(W + "t")):
+            continue  # the QR drawing, and the empty run docxtpl leaves after it
+        rfonts = run.find(W + "rPr/" + W + "rFonts")
+        assert rfonts is not None, etree.tostring(run, encoding="unicode")
+        assert rfonts.get(W + "eastAsia") == docx_build.fonts.EAST_ASIA_FONT == "SimSun"
+        assert rfonts.get(W + "ascii") == rfonts.get(W + "hAnsi") == "Times New Roman"
+        assert not [k for k in rfonts.attrib if k.endswith("Theme") or k.endswith("theme")]
+    # Every face a paragraph or character style, or the defaults, names is in the font table.
+    named = {value for el in styles.iter(W + "rFonts") for key, value in el.attrib.items()
+             if key.split("}")[1] in ("ascii", "hAnsi", "eastAsia", "cs")}
+    assert named == declared == {"SimSun", "Times New Roman"}
+    assert settings.find(W + "themeFontLang").get(W + "eastAsia") == "zh-CN"
+
+
+def test_titles_are_simsun_bold_not_a_hei_face() -> None:
+    form = load_form("withdrawal_notice")
+    blob, _ = _render(form, example("withdrawal_notice"))
+    document, _ = _open(blob)
+
+    titles = [p for p in document.element.body.iter(W + "p")
+              if "".join(t.text or "" for t in p.iter(W + "t")) == "学生退学通知书"]
+    assert len(titles) == 1
+    (run,) = [r for r in titles[0].iter(W + "r") if r.find(W + "t") is not None]
+    rpr = run.find(W + "rPr")
+    assert rpr.find(W + "b") is not None
+    assert rpr.find(W + "rFonts").get(W + "eastAsia") == "SimSun"
+    assert rpr.find(W + "sz").get(W + "val") == "36"  # 小二, 18 pt
+    body = next(r for r in document.element.body.iter(W + "r")
+                if (r.findtext(W + "t") or "").startswith("同学的家长"))
+    assert body.find(W + "rPr/" + W + "b") is None
+
+
+def _fc_match(pattern: str) -> str:
+    return subprocess.run(["fc-match", "-f", "%{family}", pattern], capture_output=True,
+                          timeout=30, check=True).stdout.decode()
+
+
+def test_fontconfig_resolves_simsun_to_a_cjk_serif_for_chinese_text() -> None:
+    """Why the runs name SimSun and not 宋体: LibreOffice on Linux asks fontconfig."""
+    if shutil.which("fc-match") is None:
+        pytest.skip("fontconfig's fc-match is not installed")
+    if "Noto Serif CJK SC" not in _fc_match("Noto Serif CJK SC"):
+        pytest.skip("fonts-noto-cjk is not installed")
+    assert "Noto Serif CJK SC" in _fc_match("SimSun:lang=zh-cn")
+    assert "Noto Serif CJK SC" in _fc_match("SimSun:lang=zh-cn:weight=bold")
 
 
 def test_libreoffice_converts_a_rendered_form_to_pdf_with_the_chinese_title(
@@ -203,3 +307,8 @@ def test_libreoffice_converts_a_rendered_form_to_pdf_with_the_chinese_title(
     pages = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, timeout=60,
                            check=True).stdout.decode()
     assert "Pages:           1" in pages  # stub and notice share one A4 sheet
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, timeout=60,
+                           check=True).stdout.decode()
+    if "Noto Serif CJK SC" in _fc_match("Noto Serif CJK SC"):
+        assert "NotoSerifCJK" in fonts.replace(" ", ""), fonts
+    assert "NotoSansCJK" not in fonts.replace(" ", ""), fonts  # the old 宋体 → sans fallback
