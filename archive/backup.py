@@ -17,9 +17,14 @@ the way. Usage::
     restore(engine, store, Path("/backups/archive-2024-09-01"))    # index created beforehand
 
 ``restore`` checks the JSON files against ``backup.json`` and every blob against its name
-before writing anything, puts the blobs (idempotent), then inserts all rows in one
-transaction, skipping rows whose id is already present, so an interrupted restore can be run
-again. From the command line: ``doc-service archive backup --out DIR`` and ``... restore DIR``.
+before writing anything. It then compares the backup with what the archive already holds:
+a row whose id is present (record, file, log entry) must be identical, and a blob already in
+the store must have the backup's SHA-256, SM3 and size. A disagreement is a
+:class:`RestoreFinding` and nothing is written (the archive is write-once; never overwrite).
+Otherwise it puts the missing blobs and inserts the new rows in one transaction, leaving the
+identical ones as they are (``RestoreSummary.unchanged``), so an interrupted restore can be
+run again. From the command line: ``doc-service archive backup --out DIR`` and
+``... restore DIR``.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -36,9 +41,10 @@ from sqlalchemy import Date, DateTime, Engine, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import ArchiveIndexError, PackageError, StoreError
+from .hashing import both_hex
 from .index import access_log, files, records
 from .model import as_utc
-from .store import ContentStore, FileContentStore
+from .store import CHUNK, ContentStore, FileContentStore
 
 BACKUP_FORMAT = "doc-service-archive-backup/1"
 TABLES: tuple[Table, ...] = (records, files, access_log)
@@ -139,24 +145,338 @@ def _read_backup(src: Path) -> dict[str, list[dict[str, Any]]]:
     return out
 
 
+# ----------------------------------------------------------------------------- restore
+
+CONTENT_COLUMNS = ("sha256", "sm3", "size", "chain_sha256")
+"""The columns that fix a record's or a file's content; listed first among differences."""
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One column (or a file's digest) whose value in the archive differs from the backup's."""
+
+    column: str
+    archive: Any
+    """As the archive holds it (dates in ISO 8601); None when the archive lacks it."""
+    backup: Any
+    """As the backup holds it; None when the backup lacks it."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"column": self.column, "archive": self.archive, "backup": self.backup}
+
+
+@dataclass(frozen=True)
+class RestoreFinding:
+    """Something the backup says differently from what the archive already holds.
+
+    A finding stops the restore before anything is written (the archive is write-once: the
+    stored version is never replaced); which side is wrong is for a person to find out.
+
+    * ``record_mismatch`` — a record with that id is in the archive with other values
+      (its SHA-256 / SM3 / size / chain hash, or another column);
+    * ``file_mismatch`` — a file row of an existing record differs, or is only on one side;
+    * ``log_mismatch`` — an access-log entry with that id differs;
+    * ``stored_copy_mismatch`` — a blob the backup names is in the archive's store, but its
+      bytes do not have the backup's SHA-256, SM3 and size (changed or damaged on disk);
+    * ``stored_copy_unreadable`` — such a blob cannot be read;
+    * ``backup_inconsistent`` — a blob in the backup has another SM3 or size than the
+      backup's own index says, or a record's digests are not those of its file rows; here
+      a difference's ``archive`` is the actual value (the bytes, or the file row) and
+      ``backup`` the value the backup's index records.
+    """
+
+    kind: str
+    detail: str
+    """English, for logs; the command line words it in Chinese from the fields below."""
+    record_id: str = ""
+    archival_ref: str = ""
+    sha256: str = ""
+    position: int | None = None
+    """The file's position in its record (file findings)."""
+    role: str = ""
+    differences: tuple[Difference, ...] = ()
+    record_ids: tuple[str, ...] = ()
+    """Every record naming the blob (blob findings), or the one record."""
+    archival_refs: tuple[str, ...] = ()
+    """The archival references (档号) of ``record_ids``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "detail": self.detail, "record_id": self.record_id,
+                "archival_ref": self.archival_ref, "sha256": self.sha256,
+                "position": self.position, "role": self.role,
+                "differences": [d.to_dict() for d in self.differences],
+                "record_ids": list(self.record_ids), "archival_refs": list(self.archival_refs)}
+
+
+@dataclass(frozen=True)
+class RestoreSummary(BackupSummary):
+    """What :func:`restore` found and did; with findings, it wrote nothing."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    """Rows added per table."""
+    unchanged: tuple[str, ...] = ()
+    """Ids of records already in the archive exactly as in the backup (row, files and
+    stored copies compared): left as they are."""
+    findings: tuple[RestoreFinding, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "path": str(self.path), "rows": self.rows, "blobs": self.blobs,
+                "inserted": self.inserted, "unchanged": list(self.unchanged),
+                "findings": [f.to_dict() for f in self.findings]}
+
+
+def _differences(table: Table, have: dict[str, Any], want: dict[str, Any]
+                 ) -> tuple[Difference, ...]:
+    diffs = [Difference(c.name, _encode(have.get(c.name)), _encode(want.get(c.name)))
+             for c in table.columns
+             if _encode(have.get(c.name)) != _encode(want.get(c.name))]
+    return tuple(sorted(diffs, key=lambda d: d.column not in CONTENT_COLUMNS))
+
+
+def _what_differs(diffs: tuple[Difference, ...]) -> str:
+    return ", ".join(f"{d.column}: archive {d.archive!r}, backup {d.backup!r}"
+                     if d.column in CONTENT_COLUMNS else d.column for d in diffs)
+
+
+def _pk(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[c.name] for c in table.primary_key.columns)
+
+
+def _present_rows(engine: Engine) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    try:
+        with engine.connect() as conn:
+            return {t.name: {_pk(t, m): m for m in (dict(r._mapping)
+                                                    for r in conn.execute(select(t)))}
+                    for t in TABLES}
+    except SQLAlchemyError as e:
+        raise ArchiveIndexError(f"cannot read the archive index: {e}") from e
+
+
+def _compare_index(tables: dict[str, list[dict[str, Any]]],
+                   present: dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+                   ) -> tuple[list[RestoreFinding], set[str]]:
+    """Findings for rows the archive holds otherwise; and the ids of records that differ."""
+    findings: list[RestoreFinding] = []
+    differing: set[str] = set()
+    have_records = present[records.name]
+    refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
+    refs.update({k[0]: r["archival_ref"] for k, r in have_records.items()})
+
+    for row in tables[records.name]:
+        have = have_records.get((row["id"],))
+        if have is None:
+            continue
+        diffs = _differences(records, have, row)
+        if diffs:
+            differing.add(row["id"])
+            what = ("content hashes differ" if diffs[0].column in CONTENT_COLUMNS
+                    else "metadata differs")
+            findings.append(RestoreFinding(
+                "record_mismatch", f"record {have['archival_ref']} ({row['id']}) is already "
+                f"in the archive and {what} from the backup: {_what_differs(diffs)}",
+                record_id=row["id"], archival_ref=have["archival_ref"],
+                sha256=have["sha256"], differences=diffs, record_ids=(row["id"],),
+                archival_refs=(have["archival_ref"],)))
+
+    have_files: dict[str, dict[int, dict[str, Any]]] = {}
+    for (rid, pos), f in present[files.name].items():
+        have_files.setdefault(rid, {})[pos] = f
+    want_files: dict[str, dict[int, dict[str, Any]]] = {}
+    for f in tables[files.name]:
+        want_files.setdefault(f["record_id"], {})[f["position"]] = f
+    for rid in sorted(set(want_files) | {r["id"] for r in tables[records.name]}):
+        if (rid,) not in have_records and rid not in have_files:
+            continue  # a record new to this archive
+        have_by_pos, want_by_pos = have_files.get(rid, {}), want_files.get(rid, {})
+        for pos in sorted(set(have_by_pos) | set(want_by_pos)):
+            have, want = have_by_pos.get(pos), want_by_pos.get(pos)
+            ref = refs.get(rid, "")
+            if have is not None and want is not None:
+                diffs = _differences(files, have, want)
+                if not diffs:
+                    continue
+                one, detail = have, (f"file {pos} ({have['role']}) of record {ref} ({rid}) "
+                                     f"differs from the backup: {_what_differs(diffs)}")
+            elif have is not None:
+                diffs, one = (Difference("sha256", have["sha256"], None),), have
+                detail = f"file {pos} of record {ref} ({rid}) is in the archive only"
+            elif want is not None:
+                diffs, one = (Difference("sha256", None, want["sha256"]),), want
+                detail = f"file {pos} of record {ref} ({rid}) is in the backup only"
+            else:  # pragma: no cover - pos comes from one of the two
+                continue
+            differing.add(rid)
+            findings.append(RestoreFinding(
+                "file_mismatch", detail, record_id=rid, archival_ref=ref,
+                sha256=one["sha256"], position=pos, role=one["role"], differences=diffs,
+                record_ids=(rid,), archival_refs=(ref,)))
+
+    for row in tables[access_log.name]:
+        have = present[access_log.name].get((row["id"],))
+        if have is None:
+            continue
+        diffs = _differences(access_log, have, row)
+        if diffs:
+            rid = have.get("record_id") or ""
+            findings.append(RestoreFinding(
+                "log_mismatch", f"access-log entry {row['id']} differs from the backup: "
+                f"{_what_differs(diffs)}", record_id=rid, archival_ref=refs.get(rid, ""),
+                differences=diffs))
+    return findings, differing
+
+
+def _self_check(tables: dict[str, list[dict[str, Any]]]) -> list[RestoreFinding]:
+    """A record's own digests (its first file's) must agree with its file rows in the backup."""
+    by_record: dict[str, list[dict[str, Any]]] = {}
+    for f in tables[files.name]:
+        by_record.setdefault(f["record_id"], []).append(f)
+    findings = []
+    for r in tables[records.name]:
+        if not r["sha256"]:
+            continue  # a void without a signed void chain names no file
+        same = [f for f in by_record.get(r["id"], []) if f["sha256"] == r["sha256"]]
+        diffs: tuple[Difference, ...] = ()
+        if not same:
+            diffs = (Difference("sha256", None, r["sha256"]),)
+        elif (same[0]["sm3"], same[0]["size"]) != (r["sm3"], r["size"]):
+            diffs = tuple(Difference(c, same[0][c], r[c]) for c in ("sm3", "size")
+                          if same[0][c] != r[c])
+        if diffs:
+            findings.append(RestoreFinding(
+                "backup_inconsistent", f"record {r['archival_ref']} ({r['id']}) in the backup "
+                f"does not match its own file rows: {_what_differs(diffs)} (file row vs "
+                "record row)", record_id=r["id"], archival_ref=r["archival_ref"],
+                sha256=r["sha256"], differences=diffs, record_ids=(r["id"],),
+                archival_refs=(r["archival_ref"],)))
+    return findings
+
+
+def _expected_blobs(file_rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    by_sha: dict[str, list[dict[str, Any]]] = {}
+    for f in file_rows:
+        by_sha.setdefault(f["sha256"], []).append(f)
+    return dict(sorted(by_sha.items()))
+
+
+def _digest(store: ContentStore, sha: str) -> tuple[str, str, int]:
+    with store.open(sha) as f:
+        try:
+            return both_hex(iter(lambda: f.read(CHUNK), b""))
+        except OSError as e:
+            raise StoreError(f"cannot read blob {sha}: {e}") from e
+
+
+def _blob_differences(rows: list[dict[str, Any]], got: tuple[str, str, int]
+                      ) -> tuple[Difference, ...]:
+    """Where a blob's bytes disagree with the file rows naming it (first row that does)."""
+    sha, sm3, size = got
+    for f in rows:
+        diffs = tuple(Difference(col, have, f[col]) for col, have in
+                      (("sha256", sha), ("sm3", sm3), ("size", size)) if have != f[col])
+        if diffs:
+            return diffs
+    return ()
+
+
+def _check_blobs(tables: dict[str, list[dict[str, Any]]], backup_blobs: ContentStore,
+                 store: ContentStore, refs: dict[str, str]
+                 ) -> tuple[list[RestoreFinding], set[str], list[str]]:
+    """Hash every blob the backup names, in the backup and (if there) in the archive.
+
+    Returns the findings, the record ids they touch and the blobs the archive lacks.
+    Raises :class:`PackageError` when the backup lacks a blob or one does not hash to its
+    name (the backup is damaged).
+    """
+    findings: list[RestoreFinding] = []
+    touched: set[str] = set()
+    missing: list[str] = []
+    for sha, rows in _expected_blobs(tables[files.name]).items():
+        ids = tuple(sorted({f["record_id"] for f in rows}))
+        names = tuple(refs.get(i, i) for i in ids)
+        ref_list = ", ".join(names)
+        if not backup_blobs.exists(sha):
+            raise PackageError(f"backup lacks blob {sha}")
+        try:
+            got = _digest(backup_blobs, sha)
+        except StoreError as e:
+            raise PackageError(f"cannot read blob {sha} in the backup: {e}") from e
+        if got[0] != sha:
+            raise PackageError(f"blob {sha} in the backup is damaged")
+        diffs = _blob_differences(rows, got)
+        if diffs:
+            touched.update(ids)
+            findings.append(RestoreFinding(
+                "backup_inconsistent", f"blob {sha} in the backup does not match the "
+                f"backup's own index (records {ref_list}): {_what_differs(diffs)}",
+                sha256=sha, differences=diffs, record_ids=ids, archival_refs=names))
+        if not store.exists(sha):
+            missing.append(sha)
+            continue
+        try:
+            stored = _digest(store, sha)
+        except StoreError as e:
+            touched.update(ids)
+            findings.append(RestoreFinding(
+                "stored_copy_unreadable", f"the archive's copy of blob {sha} (records "
+                f"{ref_list}) cannot be read: {e}", sha256=sha, record_ids=ids,
+                archival_refs=names))
+            continue
+        diffs = tuple(Difference(col, have, want) for col, have, want in zip(
+            ("sha256", "sm3", "size"), stored, got, strict=True) if have != want)
+        if diffs:
+            touched.update(ids)
+            findings.append(RestoreFinding(
+                "stored_copy_mismatch", f"the archive's copy of blob {sha} (records "
+                f"{ref_list}) no longer matches the backup: {_what_differs(diffs)}",
+                sha256=sha, differences=diffs, record_ids=ids, archival_refs=names))
+    return findings, touched, missing
+
+
 def restore(engine: Engine, store: ContentStore,
-            backup_dir: str | os.PathLike[str]) -> BackupSummary:
-    """Put a backup made by :func:`backup` into ``store`` and the index behind ``engine``."""
+            backup_dir: str | os.PathLike[str]) -> RestoreSummary:
+    """Put a backup made by :func:`backup` into ``store`` and the index behind ``engine``.
+
+    Compares before writing: a record, file or log entry already in the archive must be
+    exactly as in the backup, and a blob already in the store must have the backup's
+    SHA-256, SM3 and size. Any disagreement is a finding and nothing is written; otherwise
+    the missing blobs and rows are added and identical records are left as they are.
+    Raises :class:`PackageError` when the backup itself is incomplete or damaged.
+    """
     src = Path(backup_dir)
     tables = _read_backup(src)
-    blobs = FileContentStore(src / "blobs")
-    shas = sorted({f["sha256"] for f in tables["archive_files"]})
+    rows_in_backup = {t: len(v) for t, v in tables.items()}
+    backup_blobs = FileContentStore(src / "blobs")
+    present = _present_rows(engine)
+    findings, differing = _compare_index(tables, present)
+    own = _self_check(tables)
+    findings += own
+    differing.update(f.record_id for f in own)
+    refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
     try:
-        for sha in shas:
-            if not blobs.exists(sha):
-                raise PackageError(f"backup lacks blob {sha}")
-            with blobs.open(sha) as f:
+        blob_findings, touched, missing = _check_blobs(tables, backup_blobs, store, refs)
+    except StoreError as e:
+        raise PackageError(f"cannot check blobs: {e}") from e
+    findings += blob_findings
+    shas = len(_expected_blobs(tables[files.name]))
+    existing = [r["id"] for r in tables[records.name] if (r["id"],) in present[records.name]]
+    unchanged = tuple(i for i in existing if i not in differing and i not in touched)
+    if findings:
+        return RestoreSummary(src, rows_in_backup, shas, {t.name: 0 for t in TABLES},
+                              unchanged, tuple(findings))
+
+    try:
+        for sha in missing:
+            with backup_blobs.open(sha) as f:
                 if store.put_stream(f) != sha:
                     raise PackageError(f"blob {sha} in the backup is damaged")
     except StoreError as e:
         raise PackageError(f"cannot restore blobs: {e}") from e
 
-    rec_rows = tables["archive_records"]
+    rec_rows = tables[records.name]
     # a void or correction points at an earlier record: insert the targets first
     order = {r["id"]: i for i, r in enumerate(sorted(rec_rows, key=lambda r: r["created_at"]))}
     by_id = {r["id"]: r for r in rec_rows}
@@ -168,17 +488,19 @@ def restore(engine: Engine, store: ContentStore,
         return n
 
     rec_rows = sorted(rec_rows, key=lambda r: (depth(r), order[r["id"]]))
+    inserted: dict[str, int] = {}
     try:
         with engine.begin() as conn:
-            present = {t.name: {tuple(r) for r in conn.execute(
-                select(*t.primary_key.columns))}
-                       for t in TABLES}
             for table in TABLES:
+                now = {tuple(r) for r in conn.execute(select(*table.primary_key.columns))}
+                if now - set(present[table.name]):
+                    raise PackageError("the archive changed while the backup was being "
+                                       "compared with it: run the restore again")
                 rows = rec_rows if table is records else tables[table.name]
-                pk = [c.name for c in table.primary_key.columns]
-                new = [r for r in rows if tuple(r[c] for c in pk) not in present[table.name]]
+                new = [r for r in rows if _pk(table, r) not in now]
                 if new:
                     conn.execute(insert(table), new)
+                inserted[table.name] = len(new)
     except SQLAlchemyError as e:
         raise ArchiveIndexError(f"cannot restore the archive index: {e}") from e
-    return BackupSummary(src, {t: len(v) for t, v in tables.items()}, len(shas))
+    return RestoreSummary(src, rows_in_backup, shas, inserted, unchanged)

@@ -210,7 +210,7 @@ def backup_cmd(out: Path, as_json: bool) -> None:
 @click.argument("backup_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @json_option
 def restore_cmd(backup_dir: Path, as_json: bool) -> None:
-    """从备份目录恢复档案库（已存在的记录跳过，可重复执行）。"""
+    """从备份目录恢复档案库（已存在的记录先核对哈希，一致则跳过；可重复执行）。"""
     from archive.package import restore
 
     try:
@@ -219,9 +219,63 @@ def restore_cmd(backup_dir: Path, as_json: bool) -> None:
     except ArchiveError as e:
         _error(e, as_json)
         return
-    _emit(as_json, {"ok": True, "path": str(s.path), "rows": s.rows, "blobs": s.blobs},
-          [f"已从 {s.path} 恢复：{s.rows.get('archive_records', 0)} 条档案记录，"
-           f"{s.blobs} 个文件。"], True)
+    if s.findings:
+        lines = [f"未恢复：备份与档案库中已有的内容不一致，共 {len(s.findings)} 处。"
+                 "档案只写一次，未覆盖也未写入任何内容；请先查明是备份还是档案库被改动。"]
+        lines += [f"  {line}" for f in s.findings for line in _restore_finding(f)]
+    else:
+        lines = [f"已从 {s.path} 恢复：新增 {s.inserted.get('archive_records', 0)} 条档案记录，"
+                 f"备份共 {s.rows.get('archive_records', 0)} 条档案记录、{s.blobs} 个文件。"]
+    if s.unchanged:
+        lines.append(f"{len(s.unchanged)} 条档案记录已存在，哈希（SHA-256、SM3）与备份一致，"
+                     "未改动。")
+    _emit(as_json, s.to_dict(), lines, s.ok)
+
+
+_COLUMN_NAMES = {"sha256": "SHA-256", "sm3": "SM3", "size": "大小（字节）",
+                 "chain_sha256": "签批链 SHA-256", "archival_ref": "档号", "number": "文号",
+                 "student_no": "学号", "student_name": "姓名", "college": "院系",
+                 "issued_on": "开具日期", "sealed_at": "盖章时间", "signers": "签批人",
+                 "kind": "记录类型", "points_to": "指向的记录", "role": "文件用途",
+                 "version": "版本", "who": "查档人", "why": "事由", "at": "时间",
+                 "action": "操作"}
+_ROLE_NAMES = {"final_pdf": "最终 PDF", "chain_json": "签批链", "void_chain_json": "作废签批链",
+               "superseded_version_pdf": "被更正版本 PDF"}
+_SHOWN_VALUES = {"sha256", "sm3", "size", "chain_sha256"}
+
+
+def _differences(f: Any, found: str = "档案库", recorded: str = "备份") -> str:
+    parts = []
+    for d in f.differences:
+        name = _COLUMN_NAMES.get(d.column, d.column)
+        if d.column in _SHOWN_VALUES:
+            have = "（无）" if d.archive in (None, "") else d.archive
+            want = "（无）" if d.backup in (None, "") else d.backup
+            parts.append(f"{name}：{found}为 {have}，{recorded}为 {want}")
+        else:
+            parts.append(f"{name}不同")
+    return "；".join(parts)
+
+
+def _restore_finding(f: Any) -> list[str]:
+    """One finding of ``restore`` in Chinese: what differs, where, and the two values."""
+    record = f"档案记录 {f.archival_ref or f.record_id}"
+    if f.kind == "record_mismatch":
+        return [f"{record} 已在档案库中，但与备份不一致：{_differences(f)}"]
+    if f.kind == "file_mismatch":
+        what = f"{record} 的第 {f.position} 个文件（{_ROLE_NAMES.get(f.role, f.role)}）"
+        return [f"{what}与备份不一致：{_differences(f)}"]
+    if f.kind == "log_mismatch":
+        return [f"查档日志（{record}）与备份不一致：{_differences(f)}"]
+    records = "、".join(f.archival_refs or f.record_ids)
+    if f.kind == "stored_copy_mismatch":
+        return [f"档案库中保存的文件 {f.sha256} 已被改动或损坏（档案记录 {records}）：",
+                f"    {_differences(f)}"]
+    if f.kind == "stored_copy_unreadable":
+        return [f"档案库中保存的文件 {f.sha256} 无法读取（档案记录 {records}）"]
+    if f.kind == "backup_inconsistent":
+        return [f"备份自身不一致（档案记录 {records}）：{_differences(f, '实际', '备份索引记录')}"]
+    return [f"[{f.kind}] {f.detail}"]
 
 
 def register(cli: click.Group) -> None:
