@@ -19,6 +19,7 @@ from jinja2 import TemplateError
 from doc_service.config import FONTS_ROOT, FORMS_ROOT, Institution
 from doc_service.errors import FieldError, MissingGlyphError, RenderError
 from doc_service.forms.spec import FormSpec
+from doc_service.rendering.compression import DEFAULT_LEVEL, use_level
 from doc_service.rendering.context import DocumentMeta, build_context
 from doc_service.rendering.fetcher import ASSET_BASE, AssetOnlyFetcher
 from doc_service.rendering.fonts import ensure_fonts, missing_glyphs
@@ -54,7 +55,8 @@ class RenderedPdf:
     refused_urls: tuple[str, ...] = field(default=())
 
 
-def _check_glyphs(form: FormSpec, data: dict[str, Any], institution: Institution) -> None:
+def check_glyphs(form: FormSpec, data: dict[str, Any], institution: Institution) -> None:
+    """Refuse (MissingGlyphError, per field) values with a character no embedded font draws."""
     errors = []
     for key, value in data.items():
         text = "".join(value) if isinstance(value, list) else str(value)
@@ -79,6 +81,7 @@ class PdfRenderer:
         from weasyprint.text.fonts import FontConfiguration
 
         ensure_fonts()
+        use_level(DEFAULT_LEVEL)
         self._weasyprint = weasyprint
         self._forms_root = forms_root
         self._mounts = {"forms": forms_root, "fonts": fonts_root}
@@ -95,7 +98,7 @@ class PdfRenderer:
     def render(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
                institution: Institution) -> RenderedPdf:
         """Render cleaned ``data``; raises MissingGlyphError or RenderError, never half-writes."""
-        _check_glyphs(form, data, institution)
+        check_glyphs(form, data, institution)
         context = build_context(form, data, meta, institution,
                                 qr_data_uri=qr_png_data_uri(meta.verify_url))
         try:

@@ -4,18 +4,19 @@
 hands the items to a dispatcher: a background thread in this process, or, when
 ``REDIS_URL`` is set, an RQ queue served by ``doc-service worker`` processes.
 
-Exactly once. ``issue_item`` runs ``documents.issue_document`` inside one database
-transaction that it owns: it first claims the item (``UPDATE … WHERE state = 'pending'``,
-which also takes the row lock on PostgreSQL and the write lock on SQLite), then lets
-``issue_document`` run in a SAVEPOINT of that same transaction (the Runtime it gets has
-its sessions joined to this connection), and writes the item's ``document_id`` before the
-one COMMIT. A process killed at any moment leaves either the document and the done item,
-or neither (the 文号 taken is rolled back too, so no gap). A second runner that reaches
-the same item waits for the lock, then finds it no longer pending and skips it.
+Exactly once, and in parallel. ``issue_item`` checks the student's data without writing,
+then claims the item in a short transaction (``pending`` → ``issuing``) that also reserves
+its 文号, code and document id on the item; it renders holding no lock, so several
+workers issue at once; and it records the document and marks the item done in one last
+transaction, only if no other runner has claimed the item since. A runner killed at any
+moment leaves the item either done with its document, or unfinished with its reservation:
+resuming renders it again under the same number (no gap, no second document). A failure
+after the reservation marks the item failed and names the unused number (作废).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import threading
@@ -36,10 +37,19 @@ from doc_service.errors import (
 )
 from doc_service.forms.spec import load_form
 from doc_service.forms.validation import validate
+from doc_service.numbering import next_number
+from doc_service.rendering.pdf import check_glyphs
+from doc_service.rendering.qr import new_code
 from doc_service.services.access import SCHOOL_WIDE, Actor, Staff, require_staff
 from doc_service.services.audit import audit
 from doc_service.services.runtime import Runtime
-from doc_service.storage.batch_models import BatchItem, BatchJob, ItemState, JobStatus
+from doc_service.storage.batch_models import (
+    OPEN_STATES,
+    BatchItem,
+    BatchJob,
+    ItemState,
+    JobStatus,
+)
 from doc_service.storage.models import (
     College,
     DocStatus,
@@ -48,6 +58,7 @@ from doc_service.storage.models import (
     SchoolClass,
     Student,
     User,
+    new_id,
     utcnow,
 )
 
@@ -198,10 +209,18 @@ def start_batch(rt: Runtime, actor: Actor, form_id: str, grade: int | None = Non
 
 def resume_batch(rt: Runtime, actor: Actor, job_id: str, *,
                  dispatcher: Dispatcher | None = None) -> BatchProgress:
-    """Hand the job's pending items out again (after a restart, a crash or a kill)."""
+    """Hand the job's unfinished items out again (after a restart, a crash or a kill).
+
+    Items a runner had claimed go back to ``pending`` with their reservation: if that
+    runner is still alive it may still record its result, unless another runner claims
+    the item first (then only that one can)."""
     job = _job_for(rt, actor, job_id)
     if job.status == JobStatus.CANCELLED:
         raise WorkflowError("该批次已取消，不能继续")
+    with rt.sessions.begin() as session:
+        session.execute(update(BatchItem).where(BatchItem.job_id == job_id,
+                                                BatchItem.state == ItemState.ISSUING)
+                        .values(state=ItemState.PENDING, updated_at=utcnow()))
     pending = _pending_ids(rt, job_id)
     with rt.sessions.begin() as session:
         audit(session, actor, "batch_resume", "batch", job_id, pending=len(pending))
@@ -213,14 +232,15 @@ def resume_batch(rt: Runtime, actor: Actor, job_id: str, *,
 
 
 def cancel_batch(rt: Runtime, actor: Actor, job_id: str) -> BatchProgress:
-    """Stop a job: pending items are cancelled; documents already issued stay."""
+    """Stop a job: unfinished items are cancelled (a number reserved for one stays unused,
+    shown on the item); documents already issued stay."""
     _job_for(rt, actor, job_id)
     with rt.sessions.begin() as session:
         session.execute(update(BatchJob).where(BatchJob.id == job_id,
                                                BatchJob.status == JobStatus.RUNNING)
                         .values(status=JobStatus.CANCELLED, finished_at=utcnow()))
         session.execute(update(BatchItem).where(BatchItem.job_id == job_id,
-                                                BatchItem.state == ItemState.PENDING)
+                                                BatchItem.state.in_(OPEN_STATES))
                         .values(state=ItemState.CANCELLED, updated_at=utcnow()))
         audit(session, actor, "batch_cancel", "batch", job_id)
     return batch_progress(rt, actor, job_id)
@@ -243,7 +263,7 @@ def batch_progress(rt: Runtime, actor: Actor, job_id: str) -> BatchProgress:
         job_id=job.id, form_id=job.form_id, status=job.status, total=job.total,
         done=counts.get(ItemState.DONE, 0), failed=counts.get(ItemState.FAILED, 0),
         skipped=counts.get(ItemState.SKIPPED, 0), cancelled=counts.get(ItemState.CANCELLED, 0),
-        pending=counts.get(ItemState.PENDING, 0),
+        pending=sum(counts.get(state, 0) for state in OPEN_STATES),
         errors=tuple(ItemError(r[0], r[1], r[2], r[3] or "") for r in rows))
 
 
@@ -259,16 +279,89 @@ def list_batches(rt: Runtime, actor: Actor, limit: int = 20) -> list[BatchJob]:
 
 # --- running items ---------------------------------------------------------------------
 
+MIN_ITEMS_PER_PROCESS = 25
+"""Below this many items per extra process, starting one costs more than it saves."""
+
+
+def batch_processes(rt: Runtime) -> int:
+    """How many processes an in-process batch may use: the runtime setting
+    ``batch_processes``, else ``DOC_SERVICE_BATCH_PROCESSES``, else one per core."""
+    configured = rt.settings.get("batch_processes") or os.environ.get(
+        "DOC_SERVICE_BATCH_PROCESSES")
+    try:
+        return max(1, int(configured)) if configured else (os.cpu_count() or 1)
+    except ValueError:
+        return 1
+
+
 def run_batch(rt: Runtime, job_id: str, *,
-              on_item: Callable[[int, str], None] | None = None) -> None:
-    """Issue every pending item of a job in class order, in this thread."""
-    for item_id in _pending_ids(rt, job_id):
-        if _job_status(rt, job_id) != JobStatus.RUNNING:
-            break
-        state = issue_item(rt, item_id)
-        if on_item is not None and state is not None:
-            on_item(item_id, state)
+              on_item: Callable[[int, str], None] | None = None,
+              processes: int | None = None) -> None:
+    """Issue every pending item of a job in class order.
+
+    Rendering is CPU-bound Python, so threads would not help: a big job is spread over
+    ``processes`` (default :func:`batch_processes`) freshly started local processes, a
+    small one runs in this thread. Either way each item is issued by ``issue_item``."""
+    item_ids = _pending_ids(rt, job_id)
+    wanted = batch_processes(rt) if processes is None else processes
+    workers = min(wanted, len(item_ids) // MIN_ITEMS_PER_PROCESS)
+    if workers > 1:
+        _run_in_processes(rt, item_ids, workers, on_item)
+    else:
+        for item_id in item_ids:
+            if _job_status(rt, job_id) != JobStatus.RUNNING:
+                break
+            state = issue_item(rt, item_id)
+            if on_item is not None and state is not None:
+                on_item(item_id, state)
     _finish_if_complete(rt, job_id)
+
+
+@dataclass(frozen=True)
+class _RuntimeRecipe:
+    """What a spawned process needs to open the same database, store and school."""
+
+    instance: Any
+    url: str
+    secret_key: str
+    institution: Any
+    store: Any
+
+    @classmethod
+    def of(cls, rt: Runtime) -> _RuntimeRecipe:
+        return cls(instance=rt.instance, url=rt.engine.url.render_as_string(hide_password=False),
+                   secret_key=rt.secret_key, institution=rt.institution, store=rt.store)
+
+    def open(self) -> Runtime:
+        from doc_service.db import make_engine
+
+        return Runtime(instance=self.instance, engine=make_engine(self.url),
+                       institution=self.institution, store=self.store,
+                       secret_key=self.secret_key)
+
+
+def _run_in_processes(rt: Runtime, item_ids: list[int], workers: int,
+                      on_item: Callable[[int, str], None] | None) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "spawn", not fork: this may run in a thread of a web worker, where forking could
+    # copy a lock some other thread holds.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_process, initargs=(_RuntimeRecipe.of(rt),)) as pool:
+        for item_id, state in zip(item_ids, pool.map(issue_item_here, item_ids, chunksize=4),
+                                  strict=True):
+            if on_item is not None and state is not None:
+                on_item(item_id, state)
+
+
+def _init_process(recipe: _RuntimeRecipe) -> None:
+    set_worker_runtime(recipe.open())
+
+
+def issue_item_here(item_id: int) -> str | None:
+    """Issue one item with this process's runtime (a pool process or an RQ worker)."""
+    return issue_item(worker_runtime(), item_id)
 
 
 def _run_logged(rt: Runtime, job_id: str) -> None:
@@ -308,62 +401,133 @@ def worker_runtime() -> Runtime:
 
 
 def issue_item(rt: Runtime, item_id: int) -> str | None:
-    """Issue one item's document, exactly once; the item's new state, or None if not pending.
+    """Issue one item's document, exactly once; the item's new state, or None if it was
+    not this runner's to issue (already finished, or claimed again by another runner).
 
-    An unexpected error (not one of ours) rolls the attempt back and marks the item failed
-    in a transaction of its own, so one broken record does not stop the whole job.
+    An unexpected error (not one of ours) marks the item failed in a transaction of its
+    own, so one broken record does not stop the whole job.
     """
     try:
         return _issue_item(rt, item_id)
     except Exception:
         log.exception("batch item %s failed unexpectedly", item_id)
         with rt.sessions.begin() as session:
+            item = session.get(BatchItem, item_id)
+            number = item.number if item is not None else None
             session.execute(update(BatchItem).where(BatchItem.id == item_id,
-                                                    BatchItem.state == ItemState.PENDING)
+                                                    BatchItem.state.in_(OPEN_STATES))
                             .values(state=ItemState.FAILED, updated_at=utcnow(),
-                                    error="出具时发生内部错误（已记录日志），请稍后为该学生单独出具"))
+                                    error=_spoiled("出具时发生内部错误（已记录日志），"
+                                                   "请稍后为该学生单独出具", number)))
         return str(ItemState.FAILED)
 
 
 def _issue_item(rt: Runtime, item_id: int) -> str | None:
-    from doc_service.services.documents import issue_document
+    """Check, claim and reserve, render outside any lock, then record.
 
-    now = utcnow()
-    with rt.engine.connect() as conn, conn.begin() as trans:
-        # The claim comes first: it opens the transaction with a write, so on SQLite the
-        # SAVEPOINTs below nest inside it, and on PostgreSQL it holds the item's row lock.
-        claimed = conn.execute(
+    1. Read only: the job, the student, ``plan_issue`` (validation, scope, chain). A
+       refusal fails the item before any number is taken.
+    2. A short transaction claims the item (``pending`` → ``issuing``, attempts + 1) and,
+       the first time, reserves its 文号, code and document id on it.
+    3. Render and store the PDF, holding no lock: workers render in parallel.
+    4. One transaction marks the item done, only if nobody claimed it since (that row
+       lock orders two runners; the loser writes nothing), and adds the document.
+    A runner killed after 2 leaves the item ``issuing``; ``resume_batch`` hands it out
+    again and the next runner renders under the same reservation.
+    """
+    from doc_service.services.documents import plan_issue, record_issue, render_draft
+
+    with rt.sessions() as session:
+        item = session.get(BatchItem, item_id)
+        if item is None or item.state != ItemState.PENDING:
+            return None
+        job = session.get(BatchJob, item.job_id)
+        student = session.get(Student, item.student_id)
+        user = session.get(User, job.created_by) if job is not None else None
+        assert job is not None and student is not None and user is not None
+        if job.status == JobStatus.CANCELLED:
+            return _finish_item(rt, item_id, None, ItemState.CANCELLED)
+        existing = _live_document(session, job.form_id, student.id)
+        if existing is not None:
+            return _finish_item(rt, item_id, None, ItemState.SKIPPED,
+                                f"已有签批中的同类文书（文号 {existing}），未重复出具")
+        form = load_form(job.form_id)
+        try:
+            plan = plan_issue(session, user, form, dict(job.extra_data), student.student_no)
+            check_glyphs(form, plan.data, rt.institution)
+        except DocServiceError as e:
+            return _finish_item(rt, item_id, None, ItemState.FAILED, _error_text(e))
+        actor = Staff(user)
+
+    today = dt.date.today()
+    with rt.sessions.begin() as session:
+        claimed = session.execute(
             update(BatchItem).where(BatchItem.id == item_id,
                                     BatchItem.state == ItemState.PENDING)
-            .values(attempts=BatchItem.attempts + 1, updated_at=now)).rowcount
+            .values(state=ItemState.ISSUING, attempts=BatchItem.attempts + 1,
+                    updated_at=utcnow())).rowcount
         if claimed != 1:
-            trans.rollback()
             return None
-        joined = joined_runtime(rt, conn)
-        with joined.sessions() as session:
-            item = session.get(BatchItem, item_id)
-            assert item is not None
-            job = session.get(BatchJob, item.job_id)
-            student = session.get(Student, item.student_id)
-            user = session.get(User, job.created_by) if job is not None else None
-            assert job is not None and student is not None and user is not None
-            job_status, form_id, extra = job.status, job.form_id, dict(job.extra_data)
-            student_no, student_id = student.student_no, student.id
-        state, document_id, error = ItemState.DONE, None, None
-        if job_status == JobStatus.CANCELLED:
-            state = ItemState.CANCELLED
-        elif (existing := _live_document(conn, form_id, student_id)) is not None:
-            state, error = ItemState.SKIPPED, f"已有签批中的同类文书（文号 {existing}），未重复出具"
-        else:
-            try:
-                doc = issue_document(joined, Staff(user), form_id, extra, student_no=student_no)
-                document_id = doc.id
-            except DocServiceError as e:
-                state, error = ItemState.FAILED, _error_text(e)
-        conn.execute(update(BatchItem).where(BatchItem.id == item_id)
-                     .values(state=state, document_id=document_id, error=error,
-                             updated_at=utcnow()))
-    return str(state)
+        item = session.get(BatchItem, item_id)
+        assert item is not None
+        if item.number is None:
+            seq = next_number(session.connection(), form.id, today.year)
+            item.number = form.format_number(year=today.year, seq=seq)
+            item.code, item.reserved_id = new_code(), new_id()
+        attempt, number = item.attempts, item.number
+        code, doc_id = item.code, item.reserved_id
+
+    try:
+        draft = render_draft(rt, plan, number, today=today, doc_id=doc_id, code=code)
+    except DocServiceError as e:
+        return _finish_item(rt, item_id, attempt, ItemState.FAILED,
+                            _spoiled(_error_text(e), number))
+
+    try:
+        with rt.sessions.begin() as session:
+            # The item first: its row lock orders two runners, and the loser stops here.
+            done = session.execute(
+                update(BatchItem).where(BatchItem.id == item_id, _still_ours(attempt))
+                .values(state=ItemState.DONE, error=None, updated_at=utcnow())).rowcount
+            if done != 1:
+                raise _ClaimLost  # claimed again meanwhile: that runner records it
+            record_issue(rt, session, actor, user, plan, draft)
+            session.flush()
+            session.execute(update(BatchItem).where(BatchItem.id == item_id)
+                            .values(document_id=draft.doc_id))
+    except _ClaimLost:
+        return None
+    except DocServiceError as e:
+        return _finish_item(rt, item_id, attempt, ItemState.FAILED,
+                            _spoiled(_error_text(e), number))
+    return str(ItemState.DONE)
+
+
+class _ClaimLost(Exception):
+    """Rolls back a result that is no longer this runner's to record."""
+
+
+def _finish_item(rt: Runtime, item_id: int, attempt: int | None, state: ItemState,
+                 error: str | None = None) -> str | None:
+    """Close an item that issued nothing: from ``pending`` (``attempt`` None) or from this
+    runner's claim."""
+    cond = BatchItem.state == ItemState.PENDING if attempt is None else _still_ours(attempt)
+    with rt.sessions.begin() as session:
+        changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, cond)
+                                  .values(state=state, error=error,
+                                          updated_at=utcnow())).rowcount
+    return str(state) if changed == 1 else None
+
+
+def _still_ours(attempt: int) -> Any:
+    """The item is unfinished and nobody claimed it since this runner did (a resume may
+    have put it back to ``pending``; a new claim would have counted another attempt)."""
+    return and_(BatchItem.state.in_(OPEN_STATES), BatchItem.attempts == attempt)
+
+
+def _spoiled(message: str, number: str | None) -> str:
+    """A failure after the 文号 was reserved says so: the number stays unused (作废)."""
+    return f"{message}（预留文号 {number} 作废）" if number else message
 
 
 def joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
@@ -377,8 +541,8 @@ def joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
     return view
 
 
-def _live_document(conn: Connection, form_id: str, student_id: int) -> str | None:
-    return conn.execute(select(Document.number).where(
+def _live_document(session: Session, form_id: str, student_id: int) -> str | None:
+    return session.execute(select(Document.number).where(
         Document.form_id == form_id, Document.student_id == student_id,
         Document.status.in_([DocStatus.IN_PROGRESS, DocStatus.REJECTED])).limit(1)).scalar()
 
@@ -461,7 +625,7 @@ def _pending_ids(rt: Runtime, job_id: str) -> list[int]:
 
 def _finish_if_complete(rt: Runtime, job_id: str) -> None:
     pending = exists().where(and_(BatchItem.job_id == job_id,
-                                  BatchItem.state == ItemState.PENDING))
+                                  BatchItem.state.in_(OPEN_STATES)))
     with rt.sessions.begin() as session:
         session.execute(update(BatchJob).where(BatchJob.id == job_id,
                                                BatchJob.status == JobStatus.RUNNING, ~pending)

@@ -1,15 +1,20 @@
 """Issuing documents, revising them after a send-back, and reading them.
 
-``issue_document`` validates with the form's rules, takes the next 文号 in the
-same transaction, renders the draft PDF (with its QR code) and DOCX, stores
-them, and resolves the chain from the roster: the student's class gives the
-class teacher, the college gives its head, the offices sign as pools.
+Issuing is three steps, which ``issue_document`` runs in one transaction:
+``plan_issue`` validates with the form's rules and checks the caller's scope and
+that the chain resolves from the roster (the student's class gives the class
+teacher, the college gives its head, the offices sign as pools); the 文号 is
+taken; ``render_draft`` renders the draft PDF (with its QR code) and stores it;
+``record_issue`` adds the document and its steps. A batch (``services.batch``)
+runs the same steps with the number reserved first, so it renders outside any
+lock and several workers issue at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -132,64 +137,113 @@ def _meta(rt: Runtime, number: str, code: str, issued_on: dt.date, doc_id: str,
                         issued_on=issued_on, version=version, document_id=doc_id)
 
 
-def _render_and_store(rt: Runtime, form: FormSpec, data: dict[str, Any], number: str,
-                      code: str, issued_on: dt.date, doc_id: str, version: int
-                      ) -> tuple[str, None, dict[str, Any]]:
-    """Render and store the draft PDF. The DOCX is made on first download (most documents
-    are never edited in Word, and rendering it at issue cost a fifth of a batch's time)."""
-    pdf = default_renderer().render(form, data, _meta(rt, number, code, issued_on, doc_id,
-                                                      version), rt.institution)
-    pdf_sha = rt.store.put(pdf.pdf)
+@dataclass(frozen=True)
+class IssuePlan:
+    """A checked request to issue ``form`` for ``student``: everything but the 文号."""
+
+    form: FormSpec
+    data: dict[str, Any]
+    """The cleaned values (roster merged with what was typed)."""
+    student_id: int | None
+    college_id: int
+    class_id: int | None
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A rendered and stored draft PDF, not yet recorded as a document."""
+
+    doc_id: str
+    number: str
+    code: str
+    issued_on: dt.date
+    pdf_sha256: str
+    signature_areas: dict[str, Any]
+
+
+def plan_issue(session: Session, user: User, form: FormSpec, data: dict[str, Any],
+               student_no: str | None) -> IssuePlan:
+    """Validate, merge the roster, check the caller's scope and that the chain resolves.
+
+    Reads only: a refused request has taken no number and written nothing."""
+    if not isinstance(data, dict):
+        raise ValidationError([FieldError("*", "data 应为对象", "type")])
+    student_no = student_no or data.get("student_no")
+    if student_no and (not isinstance(student_no, str | int) or isinstance(student_no, bool)
+                       or not _STUDENT_NO.fullmatch(str(student_no).strip())):
+        raise ValidationError([FieldError("student_no", "学号格式不正确（应为字母或数字）",
+                                          "format")])
+    student_no = str(student_no).strip() if student_no else None
+    student = _student_by_no(session, student_no) if student_no else None
+    if student_no and student is None and "student_no" not in data:
+        raise NotFoundError(f"花名册中没有学号为 {student_no} 的学生")
+    if student is not None and not visible_student(session, user, student):
+        # The same answer as for an unknown number: staff of another college must not
+        # learn that the student exists.
+        raise NotFoundError(f"花名册中没有学号为 {student_no} 的学生")
+    clean = validate(form, _merge_roster(form, student, data))
+    college, klass = _college_and_class(session, user, student, clean)
+    require_issue(session, user, student, college.id)
+    _resolve_chain(session, form, college, klass)  # refuse now what would fail at the end
+    return IssuePlan(form=form, data=clean, student_id=student.id if student else None,
+                     college_id=college.id, class_id=klass.id if klass else None)
+
+
+def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
+                 doc_id: str | None = None, code: str | None = None, version: int = 1) -> Draft:
+    """Render the draft PDF with its number and QR code and put it in the file store.
+
+    Touches no table, so a batch renders outside any lock. The DOCX is made on first
+    download (most documents are never edited in Word, and rendering it at issue cost a
+    fifth of a batch's time)."""
+    doc_id, code = doc_id or new_id(), code or new_code()
+    pdf = default_renderer().render(plan.form, plan.data,
+                                    _meta(rt, number, code, today, doc_id, version),
+                                    rt.institution)
     areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
-    return pdf_sha, None, areas
+    return Draft(doc_id=doc_id, number=number, code=code, issued_on=today,
+                 pdf_sha256=rt.store.put(pdf.pdf), signature_areas=areas)
+
+
+def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: IssuePlan,
+                 draft: Draft, *, ip: str | None = None) -> Document:
+    """Add the document (version 1) for ``draft`` in ``session``'s transaction and start
+    its chain (resolved again here, from the roster as it is now)."""
+    college = session.get(College, plan.college_id)
+    klass = session.get(SchoolClass, plan.class_id) if plan.class_id is not None else None
+    assert college is not None
+    steps = _resolve_chain(session, plan.form, college, klass)
+    data = plan.data
+    doc = Document(id=draft.doc_id, series_id=draft.doc_id, version=1, form_id=plan.form.id,
+                   number=draft.number, code=draft.code, status=DocStatus.IN_PROGRESS,
+                   data=data, student_id=plan.student_id, student_no=data.get("student_no"),
+                   student_name=data.get("name", ""), college_id=plan.college_id,
+                   class_id=plan.class_id, issuer_id=user.id, issued_on=draft.issued_on,
+                   draft_sha256=draft.pdf_sha256, current_sha256=draft.pdf_sha256,
+                   docx_sha256=None, signature_areas=draft.signature_areas)
+    doc.steps = steps
+    activate_step(rt, steps[0], utcnow())
+    session.add(doc)
+    audit(session, actor, "issue", "document", draft.doc_id, ip=ip, form_id=plan.form.id,
+          number=draft.number)
+    return doc
 
 
 def issue_document(rt: Runtime, actor: Actor, form_id: str, data: dict[str, Any], *,
                    student_no: str | None = None, today: dt.date | None = None,
                    ip: str | None = None) -> Document:
-    """Issue a new document (version 1) and start its chain."""
+    """Issue a new document (version 1) and start its chain, in one transaction: the 文号
+    is taken last and given back if anything fails (no gap)."""
     user = require_staff(actor)
     form = load_form(form_id)
-    if not isinstance(data, dict):
-        raise ValidationError([FieldError("*", "data 应为对象", "type")])
     today = today or dt.date.today()
     with rt.sessions.begin() as session:
-        student_no = student_no or data.get("student_no")
-        if student_no and (not isinstance(student_no, str | int) or isinstance(student_no, bool)
-                           or not _STUDENT_NO.fullmatch(str(student_no).strip())):
-            raise ValidationError([FieldError("student_no", "学号格式不正确（应为字母或数字）",
-                                              "format")])
-        student_no = str(student_no).strip() if student_no else None
-        student = _student_by_no(session, student_no) if student_no else None
-        if student_no and student is None and "student_no" not in data:
-            raise NotFoundError(f"花名册中没有学号为 {student_no} 的学生")
-        if student is not None and not visible_student(session, user, student):
-            # The same answer as for an unknown number: staff of another college must not
-            # learn that the student exists.
-            raise NotFoundError(f"花名册中没有学号为 {student_no} 的学生")
-        merged = _merge_roster(form, student, data)
-        clean = validate(form, merged)
-        college, klass = _college_and_class(session, user, student, clean)
-        require_issue(session, user, student, college.id)
-        steps = _resolve_chain(session, form, college, klass)
+        plan = plan_issue(session, user, form, data, student_no)
         seq = next_number(session.connection(), form.id, today.year)
-        number = form.format_number(year=today.year, seq=seq)
-        doc_id, code = new_id(), new_code()
-        pdf_sha, docx_sha, areas = _render_and_store(rt, form, clean, number, code, today,
-                                                     doc_id, 1)
-        doc = Document(id=doc_id, series_id=doc_id, version=1, form_id=form.id, number=number,
-                       code=code, status=DocStatus.IN_PROGRESS, data=clean,
-                       student_id=student.id if student else None,
-                       student_no=clean.get("student_no"), student_name=clean.get("name", ""),
-                       college_id=college.id, class_id=klass.id if klass else None,
-                       issuer_id=user.id, issued_on=today, draft_sha256=pdf_sha,
-                       current_sha256=pdf_sha, docx_sha256=docx_sha, signature_areas=areas)
-        doc.steps = steps
-        activate_step(rt, steps[0], utcnow())
-        session.add(doc)
-        audit(session, actor, "issue", "document", doc_id, ip=ip, form_id=form.id,
-              number=number)
-    return load_document(rt, doc_id)
+        draft = render_draft(rt, plan, form.format_number(year=today.year, seq=seq),
+                             today=today)
+        record_issue(rt, session, actor, user, plan, draft, ip=ip)
+    return load_document(rt, draft.doc_id)
 
 
 def _college_and_class(session: Session, user: User, student: Student | None,
@@ -231,16 +285,18 @@ def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any]
         college, klass = _college_and_class(session, user, student, clean)
         require_issue(session, user, student, college.id)
         steps = _resolve_chain(session, form, college, klass)
-        new_doc_id, code = new_id(), new_code()
-        pdf_sha, docx_sha, areas = _render_and_store(rt, form, clean, old.number, code, today,
-                                                     new_doc_id, old.version + 1)
+        plan = IssuePlan(form=form, data=clean, student_id=old.student_id,
+                         college_id=college.id, class_id=klass.id if klass else old.class_id)
+        draft = render_draft(rt, plan, old.number, today=today, version=old.version + 1)
+        new_doc_id, code = draft.doc_id, draft.code
+        pdf_sha, areas = draft.pdf_sha256, draft.signature_areas
         doc = Document(id=new_doc_id, series_id=old.series_id, version=old.version + 1,
                        form_id=old.form_id, number=old.number, code=code,
                        status=DocStatus.IN_PROGRESS, data=clean, student_id=old.student_id,
                        student_no=clean.get("student_no"), student_name=clean.get("name", ""),
                        college_id=college.id, class_id=klass.id if klass else old.class_id,
                        issuer_id=user.id, issued_on=today, draft_sha256=pdf_sha,
-                       current_sha256=pdf_sha, docx_sha256=docx_sha, signature_areas=areas)
+                       current_sha256=pdf_sha, docx_sha256=None, signature_areas=areas)
         doc.steps = steps
         activate_step(rt, steps[0], utcnow())
         old.status = DocStatus.SUPERSEDED

@@ -1,8 +1,10 @@
 """Tables of the batch part: issuance jobs with one item per student, correction requests.
 
-A ``BatchItem`` is unique per (job, student), and its ``document_id`` is written in the
-same database transaction as the document it issued (see ``services.batch``): a job
-killed at any moment and resumed never issues a student's document twice.
+A ``BatchItem`` is unique per (job, student). Its 文号, code and document id are reserved
+on the item before the render, and its ``document_id`` is written in the same database
+transaction as the document it issued (see ``services.batch``): a job killed at any
+moment and resumed renders again under the same reservation, so it never issues a
+student's document twice and leaves no gap in the numbers.
 """
 
 from __future__ import annotations
@@ -29,10 +31,15 @@ JOB_STATUS_LABELS = {JobStatus.RUNNING: "进行中", JobStatus.DONE: "已完成"
 
 class ItemState(StrEnum):
     PENDING = "pending"
+    ISSUING = "issuing"        # claimed by a runner: its number is reserved, it is rendering
     DONE = "done"
     FAILED = "failed"          # the use case refused (message in Chinese on the item)
     SKIPPED = "skipped"        # the student already has this form in progress
     CANCELLED = "cancelled"
+
+
+OPEN_STATES = (ItemState.PENDING, ItemState.ISSUING)
+"""Items not finished yet: a job is done when none is left."""
 
 
 class BatchJob(Base):
@@ -68,7 +75,13 @@ class BatchItem(Base):
     document_id: Mapped[str | None] = mapped_column(ForeignKey("documents.id"))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    """Committed attempts only: an attempt killed mid-way rolls back with its document."""
+    """Claims so far; a runner records its result only if the count is still its own."""
+    number: Mapped[str | None] = mapped_column(String(64))
+    """The 文号 reserved for this student's document (kept across retries)."""
+    code: Mapped[str | None] = mapped_column(String(16))
+    """The verification code reserved with it (printed in the QR code)."""
+    reserved_id: Mapped[str | None] = mapped_column(String(32))
+    """The id the document will have: a second runner's insert of it would fail."""
     updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 

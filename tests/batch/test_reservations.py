@@ -1,0 +1,161 @@
+"""Batch items reserve their 文号 before rendering: interrupted, failed and raced runners.
+
+A runner claims an item and reserves its number, code and document id, renders with no
+lock held, then records the document only if its claim is still current. These tests
+interrupt that sequence at each step and check the invariants: one document per student,
+the reserved number is the one printed, no number is given twice, a number lost to a
+failure is named on the item.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from doc_service.errors import RenderError
+from doc_service.services import batch, documents
+from doc_service.storage.batch_models import BatchItem, ItemState
+from doc_service.storage.models import Document
+from tests.batch.conftest import EXTRA, assign_teachers, import_generated
+
+FORM = "verification_checklist"
+
+
+def start(rt: Any, actor: Any, class_no: str, serials: range) -> tuple[str, list[int]]:
+    import_generated(rt, actor, {class_no: serials})
+    assign_teachers(rt, [class_no])
+    progress = batch.start_batch(rt, actor, FORM, classes=[class_no], extra_data=EXTRA,
+                                 dispatch=False)
+    with rt.sessions() as s:
+        ids = list(s.scalars(select(BatchItem.id).where(BatchItem.job_id == progress.job_id)
+                             .order_by(BatchItem.position)))
+    return progress.job_id, ids
+
+
+def item(rt: Any, item_id: int) -> BatchItem:
+    with rt.sessions() as s:
+        found = s.get(BatchItem, item_id)
+        assert found is not None
+        return found
+
+
+class Interrupted(BaseException):
+    """Stands for the process dying mid-render (not an Exception: nothing catches it)."""
+
+
+def test_a_runner_killed_mid_render_is_resumed_under_the_same_number(
+        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id, ids = start(runtime, registrar, "预留2701", range(52_000, 52_003))
+
+    def die(*_a: Any, **_k: Any) -> Any:
+        raise Interrupted
+
+    with monkeypatch.context() as m:
+        m.setattr(documents, "render_draft", die)
+        with pytest.raises(Interrupted):
+            batch.issue_item(runtime, ids[0])
+    stuck = item(runtime, ids[0])
+    assert stuck.state == ItemState.ISSUING and stuck.number and stuck.reserved_id
+    assert not batch.batch_progress(runtime, registrar, job_id).finished
+
+    # Another runner does not take an item that is still claimed ...
+    assert batch.issue_item(runtime, ids[0]) is None
+    # ... until a resume hands it out again (the dispatcher here issues in this thread).
+    class Inline:
+        def submit(self, rt: Any, job_id: str, item_ids: list[int]) -> None:
+            batch.run_batch(rt, job_id, processes=1)
+
+    progress = batch.resume_batch(runtime, registrar, job_id, dispatcher=Inline())
+    assert progress.finished and progress.done == 3 and progress.status == "done"
+    done = item(runtime, ids[0])
+    assert done.attempts == 2 and done.document_id == stuck.reserved_id
+    with runtime.sessions() as s:
+        doc = s.get(Document, done.document_id)
+        numbers = list(s.scalars(select(Document.number).join(
+            BatchItem, BatchItem.document_id == Document.id).where(BatchItem.job_id == job_id)
+            .order_by(BatchItem.position)))
+    assert doc is not None and doc.number == stuck.number and doc.code == stuck.code
+    assert len(set(numbers)) == 3 and numbers[0] == stuck.number, numbers
+
+
+def test_a_render_failure_after_the_reservation_names_the_unused_number(
+        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id, ids = start(runtime, registrar, "预留2702", range(52_010, 52_012))
+
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise RenderError("PDF 生成失败：测试")
+
+    monkeypatch.setattr(documents, "render_draft", broken)
+    assert batch.issue_item(runtime, ids[0]) == ItemState.FAILED
+    failed = item(runtime, ids[0])
+    assert failed.state == ItemState.FAILED and failed.document_id is None
+    assert failed.number and f"预留文号 {failed.number} 作废" in (failed.error or "")
+    progress = batch.batch_progress(runtime, registrar, job_id)
+    assert progress.failed == 1 and "作废" in progress.errors[0].message
+
+
+def test_only_the_current_claim_records_when_two_runners_race(
+        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id, ids = start(runtime, registrar, "预留2703", range(52_020, 52_021))
+    real = documents.render_draft
+    second: list[str | None] = []
+
+    def slow_first_runner(*a: Any, **k: Any) -> Any:
+        # While the first runner renders, a resume puts the item back and a second
+        # runner claims, renders and records it.
+        monkeypatch.setattr(documents, "render_draft", real)
+        with runtime.sessions.begin() as s:
+            s.execute(BatchItem.__table__.update().where(BatchItem.id == ids[0])
+                      .values(state=ItemState.PENDING))
+        second.append(batch.issue_item(runtime, ids[0]))
+        return real(*a, **k)
+
+    monkeypatch.setattr(documents, "render_draft", slow_first_runner)
+    assert batch.issue_item(runtime, ids[0]) is None  # its claim was superseded
+    assert second == [ItemState.DONE]
+    with runtime.sessions() as s:
+        count = s.scalar(select(func.count()).select_from(Document).join(
+            BatchItem, BatchItem.document_id == Document.id).where(BatchItem.job_id == job_id))
+    assert count == 1
+    assert item(runtime, ids[0]).attempts == 2
+
+
+def test_a_resumed_runner_that_was_only_slow_may_still_record(
+        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resume while the runner is alive: nobody claimed again, so its result stands."""
+    job_id, ids = start(runtime, registrar, "预留2704", range(52_030, 52_031))
+    real = documents.render_draft
+
+    def resumed_meanwhile(*a: Any, **k: Any) -> Any:
+        with runtime.sessions.begin() as s:
+            s.execute(BatchItem.__table__.update().where(BatchItem.id == ids[0])
+                      .values(state=ItemState.PENDING))
+        return real(*a, **k)
+
+    monkeypatch.setattr(documents, "render_draft", resumed_meanwhile)
+    assert batch.issue_item(runtime, ids[0]) == ItemState.DONE
+    monkeypatch.setattr(documents, "render_draft", real)
+    assert batch.issue_item(runtime, ids[0]) is None  # the re-handed copy finds it done
+    assert batch.batch_progress(runtime, registrar, job_id).done == 1
+
+
+def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id, ids = start(runtime, registrar, "预留2705", range(52_100, 52_160))
+
+    def not_here(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("a pooled job must not issue in the calling process")
+
+    monkeypatch.setattr(batch, "issue_item", not_here)  # the spawned processes import anew
+    seen: list[str] = []
+    batch.run_batch(runtime, job_id, processes=2, on_item=lambda _i, state: seen.append(state))
+    progress = batch.batch_progress(runtime, registrar, job_id)
+    assert progress.done == 60 and progress.finished and progress.status == "done"
+    assert seen == [ItemState.DONE] * 60
+    with runtime.sessions() as s:
+        numbers = list(s.scalars(select(Document.number).join(
+            BatchItem, BatchItem.document_id == Document.id).where(BatchItem.job_id == job_id)))
+        attempts = set(s.scalars(select(BatchItem.attempts).where(BatchItem.job_id == job_id)))
+    assert len(set(numbers)) == 60 and attempts == {1}
