@@ -48,4 +48,4 @@ bench: venv fonts
 	$(BIN)/python benchmarks/render.py
 
 clean:
-	rm -rf $(STAMPS) $(VENV) templates/fonts/*.otf
+	rm -rf $(STAMPS) $(VENV) templates/fonts/*.otf templates/fonts/*.recipe

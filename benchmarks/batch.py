@@ -8,7 +8,8 @@ batch from ``start_batch`` until every item is done. ``--workers 0`` issues in t
 process; ``--workers N`` starts N ``doc-service worker`` processes on a private Redis
 queue. Prints ``docs=<n> wall_s=<n> docs_per_s=<n> peak_rss_mb=<n>``; peak RSS is the
 highest sum over this process and the workers, sampled every 0.2 s. ``--profile`` (in
-process only) prints where the time goes.
+process only, in one process) prints where the time goes. ``--processes`` sets how
+many local processes the in-process batch uses (default: one per core).
 """
 
 from __future__ import annotations
@@ -83,8 +84,14 @@ class PeakRss:
         self.children.append(psutil.Process(pid))
 
     def _sample(self) -> None:
+        import psutil
+
         total = self.me.memory_info().rss
-        for child in self.children:
+        try:  # the in-process batch's pool processes are children of this one
+            pool = self.me.children(recursive=True)
+        except psutil.Error:
+            pool = []
+        for child in {*self.children, *pool}:
             try:
                 total += child.memory_info().rss
             except Exception:  # a worker that already exited
@@ -108,6 +115,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--db", default="", help="database URL (default: SQLite in the instance)")
     ap.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    ap.add_argument("--processes", type=int, default=None,
+                    help="in-process batch: local processes (default: one per core)")
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
 
@@ -158,7 +167,8 @@ def main() -> None:
         else:
             if profiler is not None:
                 profiler.enable()
-            batch.run_batch(rt, progress.job_id)
+            batch.run_batch(rt, progress.job_id,
+                            processes=1 if profiler is not None else args.processes)
             if profiler is not None:
                 profiler.disable()
             progress = batch.batch_progress(rt, registrar, progress.job_id)
