@@ -104,10 +104,7 @@ def _print_import(result: Any) -> None:
         click.echo(f"未识别的列（已忽略）：{'、'.join(report.unknown_headers)}")
     for row in report.rows:
         for err in row.errors:
-            where = f"第{row.line}行"
-            if err.column or err.header:
-                where += f" {err.column}列" if err.column else ""
-                where += f"（{err.header}）" if err.header else ""
+            where = row.location(err) + (f"（{err.header}）" if err.header else "")
             click.echo(f"  {where}：{err.message}")
     if result.refused:
         click.echo(f"未导入：{result.refused}", err=True)

@@ -111,3 +111,28 @@ def test_cli_reports_then_imports_in_chinese(runtime: Any, db_url: str, tmp_path
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["created"] == 3
     assert count_students(runtime, "270000060") == 3
+
+
+def test_cli_names_the_sheet_of_a_bad_row_in_a_workbook_of_classes(
+        runtime: Any, db_url: str, tmp_path: Any) -> None:
+    import openpyxl
+
+    from tests.batch.conftest import HEADER
+
+    wb = openpyxl.Workbook()
+    for sheet, serials in (("网络2707班", range(700, 702)), ("网络2708班", range(710, 712))):
+        ws = wb.active if sheet == "网络2707班" else wb.create_sheet()
+        ws.title = sheet
+        ws.append(HEADER)
+        for i in serials:
+            row = roster_student(i, sheet[:-1])
+            if i == 711:
+                row["性别"] = "未知"
+            ws.append([row[h] for h in HEADER])
+    path = tmp_path / "分班名册.xlsx"
+    wb.save(path)
+    check = subprocess.run([sys.executable, "-m", "doc_service", "roster", "import", str(path)],
+                           capture_output=True, text=True, env=subprocess_env(runtime, db_url),
+                           timeout=120)
+    assert check.returncode == 1, check.stderr
+    assert "「网络2708班」工作表 C3（性别）" in check.stdout, check.stdout
