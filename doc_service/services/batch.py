@@ -304,7 +304,7 @@ def run_batch(rt: Runtime, job_id: str, *,
     small one runs in this thread. Either way each item is issued by ``issue_item``."""
     item_ids = _pending_ids(rt, job_id)
     wanted = batch_processes(rt) if processes is None else processes
-    workers = min(wanted, len(item_ids) // MIN_ITEMS_PER_PROCESS)
+    workers = min(wanted, len(item_ids) // MIN_ITEMS_PER_PROCESS) if _shareable(rt) else 1
     if workers > 1:
         _run_in_processes(rt, item_ids, workers, on_item)
     else:
@@ -315,6 +315,16 @@ def run_batch(rt: Runtime, job_id: str, *,
             if on_item is not None and state is not None:
                 on_item(item_id, state)
     _finish_if_complete(rt, job_id)
+
+
+def _shareable(rt: Runtime) -> bool:
+    """Whether other processes can open the same database and file store (not an in-memory
+    SQLite database or a store that keeps blobs in this process)."""
+    from archive.store import FileContentStore
+
+    url = rt.engine.url
+    in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+    return isinstance(rt.store, FileContentStore) and not in_memory
 
 
 @dataclass(frozen=True)

@@ -159,3 +159,30 @@ def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
             BatchItem, BatchItem.document_id == Document.id).where(BatchItem.job_id == job_id)))
         attempts = set(s.scalars(select(BatchItem.attempts).where(BatchItem.job_id == job_id)))
     assert len(set(numbers)) == 60 and attempts == {1}
+
+
+def test_a_runtime_other_processes_cannot_open_issues_in_this_process(
+        runtime: Any, registrar: Any) -> None:
+    """A store that keeps blobs in this process: spawned processes would write elsewhere."""
+    import dataclasses
+
+    class MemoryStore:
+        def __init__(self) -> None:
+            self.blobs: dict[str, bytes] = {}
+
+        def put(self, data: bytes) -> str:
+            import hashlib
+
+            sha = hashlib.sha256(data).hexdigest()
+            self.blobs[sha] = data
+            return sha
+
+        def get(self, sha: str) -> bytes:
+            return self.blobs[sha]
+
+    store = MemoryStore()
+    local = dataclasses.replace(runtime, store=store)
+    job_id, ids = start(runtime, registrar, "预留2706", range(52_200, 52_252))
+    batch.run_batch(local, job_id, processes=2)
+    assert batch.batch_progress(runtime, registrar, job_id).done == 52
+    assert len(store.blobs) == 52
