@@ -22,9 +22,9 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, update
+from sqlalchemy import Connection, CursorResult, Result, and_, exists, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from doc_service.errors import (
@@ -471,11 +471,11 @@ def _issue_item(rt: Runtime, item_id: int) -> str | None:
 
     today = dt.date.today()
     with rt.sessions.begin() as session:
-        claimed = session.execute(
+        claimed = _rowcount(session.execute(
             update(BatchItem).where(BatchItem.id == item_id,
                                     BatchItem.state == ItemState.PENDING)
             .values(state=ItemState.ISSUING, attempts=BatchItem.attempts + 1,
-                    updated_at=utcnow())).rowcount
+                    updated_at=utcnow())))
         if claimed != 1:
             return None
         item = session.get(BatchItem, item_id)
@@ -496,9 +496,9 @@ def _issue_item(rt: Runtime, item_id: int) -> str | None:
     try:
         with rt.sessions.begin() as session:
             # The item first: its row lock orders two runners, and the loser stops here.
-            done = session.execute(
+            done = _rowcount(session.execute(
                 update(BatchItem).where(BatchItem.id == item_id, _still_ours(attempt))
-                .values(state=ItemState.DONE, error=None, updated_at=utcnow())).rowcount
+                .values(state=ItemState.DONE, error=None, updated_at=utcnow())))
             if done != 1:
                 raise _ClaimLost  # claimed again meanwhile: that runner records it
             record_issue(rt, session, actor, user, plan, draft)
@@ -523,10 +523,15 @@ def _finish_item(rt: Runtime, item_id: int, attempt: int | None, state: ItemStat
     runner's claim."""
     cond = BatchItem.state == ItemState.PENDING if attempt is None else _still_ours(attempt)
     with rt.sessions.begin() as session:
-        changed = session.execute(update(BatchItem).where(BatchItem.id == item_id, cond)
-                                  .values(state=state, error=error,
-                                          updated_at=utcnow())).rowcount
+        changed = _rowcount(session.execute(update(BatchItem).where(BatchItem.id == item_id, cond)
+                                            .values(state=state, error=error,
+                                                    updated_at=utcnow())))
     return str(state) if changed == 1 else None
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (an UPDATE's result is a cursor result)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def _still_ours(attempt: int) -> Any:
