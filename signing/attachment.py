@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import cast
 
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.embed import EmbeddedFileObject, EmbeddedFileParams
@@ -44,6 +45,14 @@ CHAIN_FILE_NAME = "chain.json"
 
 def _deref(obj: object) -> object:
     return obj.get_object() if isinstance(obj, generic.IndirectObject) else obj
+
+
+def _af_array(root: generic.DictionaryObject) -> generic.ArrayObject:
+    """The catalog's /AF array (empty when absent)."""
+    af = _deref(root.raw_get("/AF")) if "/AF" in root else generic.ArrayObject()
+    if not isinstance(af, generic.ArrayObject):
+        raise SuspiciousModification("/AF is not an array")
+    return af
 
 
 def _names_pairs(names_dict: object) -> list[tuple[str, object]]:
@@ -103,7 +112,7 @@ def attach_chain(writer: BasePdfFileWriter, chain_json: bytes) -> None:
     names[pdf_name("/EmbeddedFiles")] = writer.add_object(tree)
     root[pdf_name("/Names")] = writer.add_object(names)
 
-    old_af = _deref(root.raw_get("/AF")) if "/AF" in root else generic.ArrayObject()
+    old_af = _af_array(root)
     af = generic.ArrayObject(
         old_af.raw_get(i) for i in range(len(old_af))
         if not any(_same_ref(old_af.raw_get(i), c) for c in old_chain_refs))
@@ -124,8 +133,8 @@ def read_chain(resolver_root: generic.DictionaryObject) -> bytes | None:
         return None
     for name, value in _names_pairs(resolver_root.raw_get("/Names")):
         if name == CHAIN_FILE_NAME:
-            spec = _deref(value)
-            stream = _deref(spec["/EF"].raw_get("/F"))
+            spec = cast(generic.DictionaryObject, _deref(value))
+            stream = cast(generic.StreamObject, _deref(spec["/EF"].raw_get("/F")))
             return stream.data
     return None
 
@@ -145,11 +154,12 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
             return
         if not isinstance(new_names, generic.DictionaryObject):
             raise SuspiciousModification("/Names removed or malformed")
-        old_keys = (set(old_names.keys())
-                    if isinstance(old_names, generic.DictionaryObject) else set())
+        old_dict = (old_names if isinstance(old_names, generic.DictionaryObject)
+                    else generic.DictionaryObject())
+        old_keys = set(old_dict.keys())
         for key in (old_keys | set(new_names.keys())) - {"/EmbeddedFiles"}:
             if key not in old_keys or key not in new_names or \
-                    old_names.raw_get(key) != new_names.raw_get(key):
+                    old_dict.raw_get(key) != new_names.raw_get(key):
                 raise SuspiciousModification(f"/Names{key} changed after signing")
         old_pairs = dict(_names_pairs(old_names)) if old_names is not None else {}
         new_pairs = dict(_names_pairs(new_names))
@@ -166,8 +176,7 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
         if not isinstance(spec, generic.DictionaryObject) or spec.get("/Type") != "/Filespec":
             raise SuspiciousModification("chain.json file spec malformed")
         stream_raw = spec["/EF"].raw_get("/F")
-        old_af = _deref(old_root.raw_get("/AF")) if "/AF" in old_root else generic.ArrayObject()
-        new_af = _deref(new_root.raw_get("/AF")) if "/AF" in new_root else generic.ArrayObject()
+        old_af, new_af = _af_array(old_root), _af_array(new_root)
         old_chain = old_pairs.get(CHAIN_FILE_NAME)
         kept_old = [old_af.raw_get(i) for i in range(len(old_af))
                     if old_chain is None or not _same_ref(old_af.raw_get(i), old_chain)]
@@ -185,7 +194,10 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
         ef_raw = new_names.raw_get("/EmbeddedFiles")
         if isinstance(ef_raw, generic.IndirectObject):
             yield level, ReferenceUpdate(ef_raw.reference)
-        arr_raw = _deref(ef_raw).raw_get("/Names")
+        ef_tree = _deref(ef_raw)
+        if not isinstance(ef_tree, generic.DictionaryObject):  # _names_pairs checked it
+            raise SuspiciousModification("embedded-file name tree is not flat")
+        arr_raw = ef_tree.raw_get("/Names")
         for raw in (arr_raw, spec_raw, stream_raw):
             if isinstance(raw, generic.IndirectObject):
                 yield level, ReferenceUpdate(raw.reference)

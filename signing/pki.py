@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT_KEY_BITS = 3072
@@ -132,7 +133,9 @@ def issue(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
         .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_cert.public_key()),
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                # an issuer's key signs certificates, so it is never an X25519/X448/ML-KEM key
+                cast(CertificateIssuerPublicKeyTypes, issuer_cert.public_key())),
             critical=False,
         )
     )

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .errors import TimestampError
 
@@ -51,7 +52,7 @@ class LocalTimeStamper(DummyTimeStamper):
         super().__init__(
             tsa_cert=to_asn1_cert(tsa_cert),
             tsa_key=to_asn1_key(tsa_key),
-            certs_to_embed=[to_asn1_cert(c) for c in chain],
+            certs_to_embed=SimpleCertificateStore.from_certs(to_asn1_cert(c) for c in chain),
         )
 
     def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:

@@ -17,6 +17,7 @@ import click
 from signing.chain import ApprovalChain, ChainStep
 from signing.errors import SigningError
 from signing.keystore import KeyStore, resolve_passphrase
+from signing.pdf_sign import SignatureBox
 from signing.records import Decision
 from signing.steps import ROLE_LABELS, record_and_sign
 from signing.tsa import configured_timestamper
@@ -178,7 +179,8 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     try:
         for spec, step, ident, seal in zip(rendered.form.chain, steps, identities, seals,
                                            strict=True):
-            box = rendered.pdf.signature_areas.get(step.role) if spec.visible else None
+            area = rendered.pdf.signature_areas.get(step.role) if spec.visible else None
+            box = SignatureBox.of(area) if area is not None else None
             pdf = record_and_sign(pdf, chain, ident, step.decision_kind, box=box,
                                   font_path=font_path, seal_png=seal, timestamper=ts,
                                   trust_roots=[ks.root_cert()]).pdf

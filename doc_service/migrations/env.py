@@ -9,12 +9,13 @@ import doc_service.storage.batch_models  # noqa: F401 - registers the batch tabl
 import doc_service.storage.models  # noqa: F401 - registers the ORM tables
 from doc_service.db import metadata
 
+target_metadata = [metadata]
 try:  # the archive's index lives in its own package and metadata
     from archive.index import metadata as archive_metadata
 except ImportError:  # pragma: no cover - before the archive package exists
-    archive_metadata = None
-
-target_metadata = [m for m in (metadata, archive_metadata) if m is not None]
+    pass
+else:
+    target_metadata.append(archive_metadata)
 
 
 def run_migrations_online() -> None:

@@ -198,10 +198,10 @@ def _check_row(form: FormSpec, columns: list[hdr.Column], line: int, values: tup
     by_key = {c.key: c for c in columns}
     errors = []
     for fe in field_errors:
-        col = by_key.get(fe.key)
+        found = by_key.get(fe.key)
         errors.append(CellError(fe.key, fe.message, fe.code,
-                                column=col.letter if col else "",
-                                header=col.header if col else "",
+                                column=found.letter if found else "",
+                                header=found.header if found else "",
                                 value=_shown(raw_by_key.get(fe.key))))
     return RosterRow(line, cleaned, tuple(errors), sheet=sheet)
 

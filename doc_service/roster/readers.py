@@ -116,7 +116,8 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, path: str) -> tuple[int, tuple[str
     openpyxl's read-only mode does not expose merged cells (``<mergeCells>`` comes after
     the data), and a merged header would otherwise read as silent blanks.
     """
-    rows, merged = 0, set()
+    rows = 0
+    merged: set[str] = set()
     tail = b""
     with archive.open(path) as part:
         while chunk := part.read(_CHUNK):

@@ -139,7 +139,7 @@ def accept_correction(rt: Runtime, actor: Actor, request_id: int, remark: str = 
     from doc_service.services.batch import joined_runtime
     from doc_service.services.documents import revise_document
 
-    require_staff(actor, Role.REGISTRAR)
+    user = require_staff(actor, Role.REGISTRAR)
     remark = (remark or "").strip()[:MAX_NOTE]
     with rt.engine.connect() as conn, conn.begin():
         joined = joined_runtime(rt, conn)
@@ -164,13 +164,14 @@ def accept_correction(rt: Runtime, actor: Actor, request_id: int, remark: str = 
         except IntegrityError as e:
             raise ConflictError("更正后的信息与花名册中其他学生冲突（如身份证号重复）") from e
         with joined.sessions.begin() as session:
-            request = session.get(CorrectionRequest, request_id)
-            assert request is not None
-            request.status = CorrectionStatus.ACCEPTED
-            request.decided_at = utcnow()
-            request.decided_by = actor.user.id  # type: ignore[union-attr]
-            request.reason = remark or None
-            request.new_document_id = new_doc.id
+            accepted = session.get(CorrectionRequest, request_id)
+            if accepted is None:
+                raise NotFoundError("没有找到该更正申请")
+            accepted.status = CorrectionStatus.ACCEPTED
+            accepted.decided_at = utcnow()
+            accepted.decided_by = user.id
+            accepted.reason = remark or None
+            accepted.new_document_id = new_doc.id
     return _request(rt, request_id)
 
 

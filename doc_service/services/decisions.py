@@ -14,9 +14,9 @@ import os
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -191,20 +191,19 @@ def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comme
     now_naive = utcnow()
     try:
         with rt.sessions.begin() as session:
-            won = session.execute(
+            won = cast("CursorResult[Any]", session.execute(
                 update(Document).where(Document.id == doc_id,
                                        Document.lock_version == seen_version)
                 .values(lock_version=seen_version + 1, current_sha256=new_sha,
                         updated_at=now_naive)
-            ).rowcount
+            )).rowcount
             if won != 1:
                 raise ConflictError("该环节刚刚已由他人处理，请刷新后查看")
             record = signed.record
             session.add(ChainRecordRow(document_id=doc_id, position=record.position,
                                        record=record.to_dict(), record_hash=record.record_hash,
                                        pdf_sha256=new_sha))
-            doc = session.get(Document, doc_id)
-            assert doc is not None
+            doc = _find_document(session, doc_id)
             _advance(rt, session, doc, record, now_naive)
             audit(session, actor, "reject" if kind is Decision.REJECT else "sign", "document",
                   doc_id, ip=ip, position=record.position, role=record.role,

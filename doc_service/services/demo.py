@@ -13,7 +13,7 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import func, select
 from werkzeug.security import generate_password_hash
@@ -22,7 +22,16 @@ from doc_service.forms.idcard import make_id_number
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import College, Role, SchoolClass, Student, User
 
-COLLEGES = {
+
+class _CollegeSpec(TypedDict):
+    code: str
+    head: str
+    issuer: str
+    classes: list[tuple[str, str, str]]
+    """(class number, major, class teacher)"""
+
+
+COLLEGES: dict[str, _CollegeSpec] = {
     "交通运输学院": {"code": "jy", "head": "周建国", "issuer": "孙丽",
                   "classes": [("交运2601", "交通运输", "陈明"), ("汽服2601", "汽车服务工程", "刘洋"),
                               ("物流2601", "物流管理", "黄静")]},

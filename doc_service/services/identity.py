@@ -98,10 +98,10 @@ def prove_identity(rt: Runtime, code: str, student_no: str, id_last6: str, *,
         raise AuthError(f"学号或身份证号后六位不正确（还可尝试{left}次）")
     assert expected is not None
     with rt.sessions.begin() as session:
-        lock = session.get(IdentityLock, code)
-        if lock is not None:
-            lock.failures = 0
-            lock.locked_until = None
+        counter = session.get(IdentityLock, code)
+        if counter is not None:
+            counter.failures = 0
+            counter.locked_until = None
         actor = StudentActor(student_no=expected[0], name=expected[1], document_id=doc.id)
         audit(session, actor, "identity_ok", "document", doc.id, ip=ip)
     token = _serializer(rt).dumps({"d": doc.id, "s": expected[0], "n": expected[1]})

@@ -39,7 +39,8 @@ bp = Blueprint("sign", __name__)
 
 STEP_STATES = {StepState.WAITING: "未到", StepState.CURRENT: "待签", StepState.DONE: "已签",
                StepState.REJECTED: "已退回", StepState.CANCELLED: "已取消"}
-PUBLIC_STATUS = {DocStatus.IN_PROGRESS: "签批中", DocStatus.REJECTED: "已退回修改",
+# Keyed by str: ``Document.status`` is the column's plain string, which finds the StrEnum keys.
+PUBLIC_STATUS: dict[str, str] = {DocStatus.IN_PROGRESS: "签批中", DocStatus.REJECTED: "已退回修改",
                  DocStatus.SEALED: "已办结（有效）",
                  DocStatus.SUPERSEDED: "已被新版本取代（本件无效）",
                  DocStatus.VOIDED: "已作废（无效）"}
