@@ -1,15 +1,22 @@
 """The archive index: SQLAlchemy Core tables on their own :data:`metadata`, write-once.
 
-Three tables, all prefixed ``archive_`` so they can live in the application's database:
+The tables, all prefixed ``archive_`` so they can live in the application's database:
 
 * ``archive_records`` — one row per archive record (original, void, correction). The derived
   state (valid / voided / superseded) is never stored: it follows from later records.
 * ``archive_files`` — the blobs of each record (final PDF, chain JSON, superseded versions).
 * ``archive_access_log`` — who retrieved, downloaded, exported or verified what, when, why.
+* ``archive_fixity_runs`` — one row per fixity run: when, by whom, how much it checked.
+* ``archive_fixity_failures`` — each file a run found missing, changed or unreadable, with
+  the expected and the found SHA-256 and SM3.
+* ``archive_fixity_coverage`` — for each record, the run that checked it first, numbered in
+  order (``seq``); a run's ``covers_through`` says which of these it checked (see
+  :mod:`archive.fixity`), so "when were this record's files last checked" needs no row per
+  record and run.
 
 Rows are only ever inserted. This module offers no update or delete, and :func:`install`
 adds database triggers (SQLite and PostgreSQL) that reject ``UPDATE`` and ``DELETE`` on all
-three tables, and ``TRUNCATE`` on PostgreSQL, so a stray SQL console cannot rewrite history
+these tables, and ``TRUNCATE`` on PostgreSQL, so a stray SQL console cannot rewrite history
 either. Alembic does not see triggers: a migration creating these tables should also run
 ``for stmt in trigger_ddl(op.get_bind().dialect.name): op.execute(stmt)``.
 """
@@ -24,6 +31,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -116,14 +124,69 @@ access_log = Table(
     Index("ix_archive_access_at", "at"),
 )
 
-WRITE_ONCE_TABLES = ("archive_records", "archive_files", "archive_access_log")
+fixity_runs = Table(
+    "archive_fixity_runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=False),
+    # the user who ran it from the command line, or "scheduled"
+    Column("run_by", String(100), nullable=False),
+    Column("records_checked", Integer, nullable=False),
+    Column("files_checked", Integer, nullable=False),
+    Column("bytes_checked", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    # every record whose coverage seq is at most this was checked by the run
+    Column("covers_through", BigInteger, nullable=False),
+    Index("ix_archive_fixity_runs_started", "started_at"),
+)
+
+fixity_failures = Table(
+    "archive_fixity_failures",
+    metadata,
+    Column("run_id", String(32), ForeignKey("archive_fixity_runs.id"), primary_key=True),
+    Column("record_id", String(32), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("archival_ref", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("problem", String(16), nullable=False),
+    Column("expected_sha256", String(64), nullable=False),
+    Column("expected_sm3", String(64), nullable=False),
+    Column("expected_size", BigInteger, nullable=False),
+    # NULL when the file is missing or could not be read
+    Column("found_sha256", String(64), nullable=True),
+    Column("found_sm3", String(64), nullable=True),
+    Column("found_size", BigInteger, nullable=True),
+    Column("detail", Text, nullable=False, default=""),
+    ForeignKeyConstraint(["record_id", "position"],
+                         ["archive_files.record_id", "archive_files.position"],
+                         name="fk_archive_fixity_failures_file"),
+    Index("ix_archive_fixity_failures_record", "record_id", "run_id"),
+)
+
+fixity_coverage = Table(
+    "archive_fixity_coverage",
+    metadata,
+    # numbered by the run that adds the row (max + 1, ...), not by the database: two runs
+    # finishing at once then collide on it and the later one reads again
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("record_id", String(32), ForeignKey("archive_records.id"), nullable=False,
+           unique=True),
+    Column("run_id", String(32), ForeignKey("archive_fixity_runs.id"), nullable=False),
+)
+
+INDEX_TABLES = ("archive_records", "archive_files", "archive_access_log")
+"""The tables of revision 0002."""
+FIXITY_TABLES = ("archive_fixity_runs", "archive_fixity_failures", "archive_fixity_coverage")
+"""The fixity audit trail (revision 0005)."""
+WRITE_ONCE_TABLES = INDEX_TABLES + FIXITY_TABLES
 
 
-def trigger_ddl(dialect: str) -> list[str]:
-    """Statements creating the write-once triggers (idempotent) for ``dialect``."""
+def trigger_ddl(dialect: str, tables: tuple[str, ...] = WRITE_ONCE_TABLES) -> list[str]:
+    """Statements creating the write-once triggers (idempotent) on ``tables`` for ``dialect``."""
     if dialect == "sqlite":
         out = []
-        for t in WRITE_ONCE_TABLES:
+        for t in tables:
             for op in ("UPDATE", "DELETE"):
                 out.append(
                     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
@@ -135,7 +198,7 @@ def trigger_ddl(dialect: str) -> list[str]:
             "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '% is write-once: % refused', "
             "TG_TABLE_NAME, TG_OP USING ERRCODE = 'insufficient_privilege'; END $$"
         ]
-        for t in WRITE_ONCE_TABLES:
+        for t in tables:
             out.append(f"CREATE OR REPLACE TRIGGER {t}_write_once BEFORE UPDATE OR DELETE "
                        f"ON {t} FOR EACH ROW EXECUTE FUNCTION archive_reject_change()")
             out.append(f"CREATE OR REPLACE TRIGGER {t}_no_truncate BEFORE TRUNCATE "

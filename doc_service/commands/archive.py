@@ -74,24 +74,69 @@ def archive_group() -> None:
 
 
 @archive_group.command("fixity")
+@click.option("--scheduled", is_flag=True,
+              help="由定时任务运行：检查记录中的执行者记为 scheduled，而不是当前用户")
 @json_option
-def fixity_cmd(as_json: bool) -> None:
-    """重新计算每个归档文件的 SHA-256，报告缺失或被改动的文件。"""
+def fixity_cmd(scheduled: bool, as_json: bool) -> None:
+    """重新计算每个归档文件的 SHA-256，报告缺失或被改动的文件，并记入固定性检查记录。"""
     from archive.fixity import run_fixity
+    from archive.model import SCHEDULED
 
     try:
         with _archive() as (engine, store):
-            report = run_fixity(engine, store)
+            report = run_fixity(engine, store,
+                                run_by=SCHEDULED if scheduled else None)
     except ArchiveError as e:
         _error(e, as_json)
         return
-    lines = [f"已检查 {report.files_checked} 个文件，{report.bytes_read / 1e6:.1f} MB，"
-             f"用时 {report.seconds:.1f} 秒（{report.mb_per_s:.0f} MB/s）。"]
-    names = {"missing": "缺失", "changed": "已被改动", "unreadable": "无法读取"}
-    lines += [f"  {names.get(f.problem, f.problem)}：{f.sha256}（档案记录 "
-              f"{', '.join(f.record_ids)}）" for f in report.findings]
-    lines.append("固定性检查通过。" if report.ok else f"发现 {len(report.findings)} 个问题。")
-    _emit(as_json, report.to_dict(), lines, report.ok)
+    _emit(as_json, report.to_dict(), fixity_lines(report), report.ok)
+
+
+_PROBLEM_NAMES = {"missing": "缺失", "changed": "已被改动", "unreadable": "无法读取"}
+
+
+def runner_name(run_by: str) -> str:
+    """Who ran a fixity run, as people read it."""
+    from archive.model import SCHEDULED
+
+    return "定时任务" if run_by == SCHEDULED else f"用户 {run_by}"
+
+
+def _beijing(at: Any) -> str:
+    from archive.model import BEIJING, as_utc
+
+    return as_utc(at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fixity_lines(report: Any) -> list[str]:
+    """A fixity run's summary and each failure, in Chinese."""
+    run = report.run
+    lines = []
+    if run is not None:
+        lines.append(f"固定性检查 {run.id}：{runner_name(run.run_by)}，"
+                     f"{_beijing(run.started_at)} 至 {_beijing(run.ended_at)}（北京时间）。")
+    lines.append(f"已检查 {report.records_checked} 条档案记录、{report.files_checked} 个文件，"
+                 f"{report.bytes_read / 1e6:.1f} MB，用时 {report.seconds:.1f} 秒"
+                 f"（{report.mb_per_s:.0f} MB/s）。")
+    for f in report.failures:
+        what = _ROLE_NAMES.get(str(f.role), str(f.role))
+        lines.append(f"  档案 {f.archival_ref}（记录 {f.record_id}）第 {f.position + 1} 个文件"
+                     f"（{what}）：{_PROBLEM_NAMES.get(str(f.problem), str(f.problem))}")
+        if f.found_sha256 is None:
+            lines.append(f"      应为 SHA-256 {f.expected_sha256}，SM3 {f.expected_sm3}"
+                         + (f"；{f.detail}" if f.detail else ""))
+        else:
+            lines.append(f"      SHA-256 应为 {f.expected_sha256}，实为 {f.found_sha256}")
+            lines.append(f"      SM3     应为 {f.expected_sm3}，实为 {f.found_sm3}")
+            lines.append(f"      大小    应为 {f.expected_size} 字节，实为 {f.found_size} 字节")
+    if report.ok:
+        lines.append("固定性检查通过。")
+    else:
+        lines.append(f"发现 {len(report.findings)} 个文件有问题，涉及 "
+                     f"{len({f.record_id for f in report.failures})} 条档案记录。")
+    if run is not None:
+        lines.append("本次检查已记入固定性检查记录（只增不改）。")
+    return lines
 
 
 @archive_group.command("scan")

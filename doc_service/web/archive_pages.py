@@ -2,7 +2,9 @@
 
 Archivists (and the registrar, and administrators) search the archive and
 open records with their verification report; a college's staff see only their
-college's records. Every retrieval and download asks why and is logged.
+college's records. Every retrieval and download asks why and is logged. The
+fixity trail shows the recorded fixity runs (a college's staff see only their
+college's failures) and, on a record's page, when its files were last checked.
 The public page (``/v/<code>``, also linked from the QR landing page) shows
 what a holder of a paper copy may know, and checks an uploaded PDF.
 """
@@ -132,9 +134,12 @@ def search_page() -> str:
     results = _search(user, request.args) if searched else []
     if searched:
         _log(user, "retrieve", request.args.get("why") or "档案检索", None)
+    from archive.fixity import fixity_runs
+
     return render_template("archive/search.html", results=results, forms=all_forms(),
                            args=request.args, searched=searched,
-                           scope=_college_scope(user))
+                           scope=_college_scope(user),
+                           runs=fixity_runs(runtime().engine, limit=5))
 
 
 @bp.route("/archive/records/<record_id>", methods=["GET", "POST"])
@@ -150,8 +155,11 @@ def record_page(record_id: str) -> Any:
 
     decisions = {"approve": "同意", "seal": "盖章", "acknowledge": "签收", "reject": "退回",
                  "void": "作废"}
+    from archive.fixity import record_fixity
+
     return render_template("archive/record.html", record=record, report=_report(record),
-                           why=why, role_labels=ROLE_LABELS, decision_labels=decisions)
+                           why=why, role_labels=ROLE_LABELS, decision_labels=decisions,
+                           trail=record_fixity(runtime().engine, record.id))
 
 
 @bp.get("/archive/records/<record_id>/pdf")
@@ -164,6 +172,29 @@ def record_pdf(record_id: str) -> Response:
     data = archiving.archive_store(runtime()).get(record.sha256)
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{record.archival_ref}.pdf"'})
+
+
+@bp.get("/archive/fixity")
+@staff_required
+def fixity_runs_page() -> str:
+    _archive_user(current_staff())
+    from archive.fixity import fixity_runs
+
+    return render_template("archive/fixity.html", runs=fixity_runs(runtime().engine, limit=100))
+
+
+@bp.get("/archive/fixity/<run_id>")
+@staff_required
+def fixity_run_page(run_id: str) -> str:
+    user = _archive_user(current_staff())
+    from archive.fixity import fixity_failures, fixity_run
+
+    run = fixity_run(runtime().engine, run_id[:40])
+    if run is None:
+        raise NotFoundError("没有找到该固定性检查记录")
+    scope = _college_scope(user)
+    return render_template("archive/fixity_run.html", run=run, scope=scope,
+                           failures=fixity_failures(runtime().engine, run.id, college=scope))
 
 
 @bp.get("/archive/log")
