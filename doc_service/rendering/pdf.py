@@ -98,28 +98,53 @@ class PdfRenderer:
     def render(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
                institution: Institution) -> RenderedPdf:
         """Render cleaned ``data``; raises MissingGlyphError or RenderError, never half-writes."""
-        check_glyphs(form, data, institution)
-        context = build_context(form, data, meta, institution,
-                                qr_data_uri=qr_png_data_uri(meta.verify_url))
-        try:
-            html = self._env.get_template(f"{form.id}/form.html").render(context)
-        except TemplateError as e:
-            raise RenderError(f"表单模板 {form.id} 渲染失败：{e}") from e
+        html = self.html(form, data, meta, institution)
         fetcher = AssetOnlyFetcher(self._mounts)
         try:
             with self._lock:
-                document = self._weasyprint.HTML(
-                    string=html, base_url=f"{ASSET_BASE}forms/{form.id}/", url_fetcher=fetcher,
-                ).render(font_config=self._font_config, stylesheets=[self._base_css])
-                areas = _signature_areas(document)
+                document = self.layout(html, form.id, fetcher)
+                areas = signature_areas(document)
                 pdf = document.write_pdf(pdf_variant="pdf/a-3b")
         except Exception as e:  # WeasyPrint raises many unrelated types; wrap them all.
             raise RenderError(f"PDF 生成失败：{type(e).__name__}: {e}") from e
         return RenderedPdf(pdf=pdf, signature_areas=areas, page_count=len(document.pages),
                            refused_urls=tuple(fetcher.refused))
 
+    def html(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
+             institution: Institution) -> str:
+        """The form's page as HTML (checked for printable characters first)."""
+        check_glyphs(form, data, institution)
+        context = build_context(form, data, meta, institution,
+                                qr_data_uri=qr_png_data_uri(meta.verify_url))
+        try:
+            return self._env.get_template(f"{form.id}/form.html").render(context)
+        except TemplateError as e:
+            raise RenderError(f"表单模板 {form.id} 渲染失败：{e}") from e
 
-def _signature_areas(document: Any) -> dict[str, SignatureArea]:
+    def layout(self, html: str, form_id: str, fetcher: AssetOnlyFetcher | None = None,
+               stylesheets: tuple[Any, ...] | None = None) -> Any:
+        """Lay ``html`` out as a WeasyPrint document with the forms' fonts and only the
+        form's own assets, styled by the forms' base stylesheet, or by ``stylesheets``
+        (from :meth:`stylesheet`) instead. Callers hold :attr:`lock`."""
+        return self._weasyprint.HTML(
+            string=html, base_url=f"{ASSET_BASE}forms/{form_id}/",
+            url_fetcher=fetcher or AssetOnlyFetcher(self._mounts),
+        ).render(font_config=self._font_config,
+                 stylesheets=[self._base_css] if stylesheets is None else list(stylesheets))
+
+    def stylesheet(self, css: str) -> Any:
+        """``css`` parsed once, to pass to :meth:`layout` many times."""
+        return self._weasyprint.CSS(string=css, font_config=self._font_config,
+                                    url_fetcher=AssetOnlyFetcher(self._mounts))
+
+    @property
+    def lock(self) -> threading.Lock:
+        """Serializes WeasyPrint work in this process (its font configuration is shared)."""
+        return self._lock
+
+
+def signature_areas(document: Any) -> dict[str, SignatureArea]:
+    """The boxes marked ``data-sig-role``, in PDF points, by role."""
     areas: dict[str, SignatureArea] = {}
     for index, page in enumerate(document.pages):
         height_pt = page.height * PX_TO_PT

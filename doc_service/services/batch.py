@@ -488,7 +488,8 @@ def _issue_item(rt: Runtime, item_id: int) -> str | None:
         code, doc_id = item.code, item.reserved_id
 
     try:
-        draft = render_draft(rt, plan, number, today=today, doc_id=doc_id, code=code)
+        draft = render_draft(rt, plan, number, today=today, doc_id=doc_id, code=code,
+                             renderer=_overlay_for(item.job_id, form, rt))
     except DocServiceError as e:
         return _finish_item(rt, item_id, attempt, ItemState.FAILED,
                             _spoiled(_error_text(e), number))
@@ -515,6 +516,27 @@ def _issue_item(rt: Runtime, item_id: int) -> str | None:
 
 class _ClaimLost(Exception):
     """Rolls back a result that is no longer this runner's to record."""
+
+
+_OVERLAYS: dict[str, Any] = {}
+_OVERLAYS_LOCK = threading.Lock()
+
+
+def _overlay_for(job_id: str, form: Any, rt: Runtime) -> Any:
+    """This process's overlay renderer for a job: the form laid out once, each student's
+    values drawn over it (``rendering.overlay``; it renders in full where that would not
+    be exact)."""
+    from doc_service.rendering.overlay import OverlayRenderer
+    from doc_service.rendering.pdf import default_renderer
+
+    with _OVERLAYS_LOCK:
+        overlay = _OVERLAYS.get(job_id)
+        if overlay is None:
+            if len(_OVERLAYS) >= 8:
+                _OVERLAYS.pop(next(iter(_OVERLAYS)))
+            overlay = _OVERLAYS[job_id] = OverlayRenderer(default_renderer(), form,
+                                                          rt.institution)
+        return overlay
 
 
 def _finish_item(rt: Runtime, item_id: int, attempt: int | None, state: ItemState,

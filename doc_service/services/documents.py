@@ -190,16 +190,18 @@ def plan_issue(session: Session, user: User, form: FormSpec, data: dict[str, Any
 
 
 def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
-                 doc_id: str | None = None, code: str | None = None, version: int = 1) -> Draft:
+                 doc_id: str | None = None, code: str | None = None, version: int = 1,
+                 renderer: Any = None) -> Draft:
     """Render the draft PDF with its number and QR code and put it in the file store.
 
-    Touches no table, so a batch renders outside any lock. The DOCX is made on first
+    Touches no table, so a batch renders outside any lock (and passes its overlay
+    ``renderer``, see ``rendering.overlay``). The DOCX is made on first
     download (most documents are never edited in Word, and rendering it at issue cost a
     fifth of a batch's time)."""
     doc_id, code = doc_id or new_id(), code or new_code()
-    pdf = default_renderer().render(plan.form, plan.data,
-                                    _meta(rt, number, code, today, doc_id, version),
-                                    rt.institution)
+    pdf = (renderer or default_renderer()).render(plan.form, plan.data,
+                                                  _meta(rt, number, code, today, doc_id, version),
+                                                  rt.institution)
     areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
     return Draft(doc_id=doc_id, number=number, code=code, issued_on=today,
                  pdf_sha256=rt.store.put(pdf.pdf), signature_areas=areas)

@@ -32,9 +32,13 @@ EXTRA = {"registration_type": "新生学籍注册", "academic_year": "2026-2027"
 
 def roster_student(serial: int, class_no: str, college: str = "信息工程学院",
                    major: str = "软件工程") -> dict[str, str]:
-    """A valid roster row (Chinese headers), distinct for every ``serial`` < 90,000."""
+    """A valid roster row (Chinese headers), distinct for every ``serial`` < 210,000, and from
+    every demo student."""
     gender = "男" if serial % 2 else "女"
-    birth = dt.date(2007, 1, 1) + dt.timedelta(days=serial // 100 % 700)
+    # Born 2005-2006: the demo school's own students (load_demo) are born 2007-2008 with
+    # random dates, so an ID number made here could otherwise be one of theirs, and the
+    # import would rightly refuse it as another student's.
+    birth = dt.date(2005, 1, 1) + dt.timedelta(days=serial // 100 % 700)
     region = ("610113", "410105", "510107")[serial // 70_000 % 3]
     return {
         "学号": f"27{serial:08d}",
