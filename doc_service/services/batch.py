@@ -151,11 +151,12 @@ class RqDispatcher:
         from rq import Queue
 
         q = self.queue()
-        for start in range(0, len(item_ids), 500):
-            q.enqueue_many([Queue.prepare_data(rq_issue_item, args=(job_id, item_id),
+        chunks = [item_ids[i:i + RQ_CHUNK] for i in range(0, len(item_ids), RQ_CHUNK)]
+        for start in range(0, len(chunks), 100):
+            q.enqueue_many([Queue.prepare_data(rq_issue_items, args=(job_id, chunk),
                                                result_ttl=0, failure_ttl=7 * 86400,
                                                timeout=600)
-                            for item_id in item_ids[start:start + 500]])
+                            for chunk in chunks[start:start + 100]])
 
 
 THREADS = ThreadDispatcher()
@@ -381,12 +382,22 @@ def _run_logged(rt: Runtime, job_id: str) -> None:
         log.exception("batch %s stopped; resume it to continue", job_id)
 
 
-def rq_issue_item(job_id: str, item_id: int) -> str | None:
-    """The RQ task: issue one item with this worker process's runtime."""
+RQ_CHUNK = 8
+"""Items per RQ task: fewer queue round trips; each item is still claimed on its own, so a
+killed worker loses at most its one item in progress (which a resume renders again)."""
+
+
+def rq_issue_items(job_id: str, item_ids: list[int]) -> list[str | None]:
+    """The RQ task: issue a few items with this worker process's runtime."""
     rt = worker_runtime()
-    state = issue_item(rt, item_id)
+    states = [issue_item(rt, item_id) for item_id in item_ids]
     _finish_if_complete(rt, job_id)
-    return state
+    return states
+
+
+def rq_issue_item(job_id: str, item_id: int) -> str | None:
+    """The RQ task of earlier versions (one item), for tasks still queued from them."""
+    return rq_issue_items(job_id, [item_id])[0]
 
 
 _WORKER_RT: Runtime | None = None
@@ -663,6 +674,9 @@ def _pending_ids(rt: Runtime, job_id: str) -> list[int]:
 def _finish_if_complete(rt: Runtime, job_id: str) -> None:
     pending = exists().where(and_(BatchItem.job_id == job_id,
                                   BatchItem.state.in_(OPEN_STATES)))
+    with rt.sessions() as session:  # a read first: most calls find items still open
+        if session.scalar(select(pending)):
+            return
     with rt.sessions.begin() as session:
         session.execute(update(BatchJob).where(BatchJob.id == job_id,
                                                BatchJob.status == JobStatus.RUNNING, ~pending)
