@@ -138,8 +138,8 @@ class OverlayRenderer:
                 pdf = document.write_pdf(pdf_variant="pdf/a-3b")
         except Exception as e:  # WeasyPrint raises many unrelated types
             raise RenderError(f"PDF 生成失败：{type(e).__name__}: {e}") from e
-        if slots is None:
-            return None
+        if slots is None or len(slots) != len(_SLOT.findall(html)) + len(_QR.findall(html)):
+            return None  # a slot without a box of its own (an empty value) cannot be placed
         return FixedPage(pdf=pdf, skeleton=_skeleton(html), slots=slots,
                          signature_areas=areas,
                          values_css=renderer.stylesheet(_values_css(slots)))
@@ -208,12 +208,19 @@ def _slots(document: Any) -> tuple[Slot, ...] | None:
 
 
 def _text_slot(key: str, box: Any, ancestors: tuple[Any, ...]) -> Slot | None:
+    """The slot's line, if its value can be drawn there on its own: the slot sits directly
+    on the line (no inline parent whose border, background or underline would follow the
+    value's width), nothing with text follows it on that line, and, centred or aligned
+    right, nothing precedes it either."""
     from weasyprint.formatting_structure import boxes
 
-    lines = [i for i, a in enumerate(ancestors) if isinstance(a, boxes.LineBox)]
-    if not lines or lines[-1] == 0:
+    if len(ancestors) < 2 or not isinstance(ancestors[-1], boxes.LineBox):
         return None
-    line, block = ancestors[lines[-1]], ancestors[lines[-1] - 1]
+    line, block = ancestors[-1], ancestors[-2]
+    siblings = list(line.children)
+    index = next(i for i, child in enumerate(siblings) if child is box)
+    if any(_has_text(child) for child in siblings[index + 1:]):
+        return None
     align = str(block.style["text_align_all"])
     style = box.style
     spacing = style["letter_spacing"]
@@ -221,9 +228,8 @@ def _text_slot(key: str, box: Any, ancestors: tuple[Any, ...]) -> Slot | None:
                   font_weight=int(style["font_weight"]),
                   letter_spacing=0.0 if spacing == "normal" else float(spacing),
                   color=_css_color(style["color"]))
-    alone = all(child is box or not _has_text(child) for child in line.children)
     if align in ("center", "right", "end"):
-        if not alone:
+        if any(_has_text(child) for child in siblings[:index]):
             return None
         return Slot(key, block.content_box_x(), line.position_y, block.width,
                     align="right" if align == "end" else align, **common)

@@ -137,3 +137,32 @@ def test_a_first_document_with_a_wrapping_value_does_not_stop_the_overlay() -> N
     ov.render(form, data(), meta(2, "HHHH8888JJ"), inst)
     ov.render(form, data(name="欧阳娜娜"), meta(3, "JJJJ9999KK"), inst)
     assert ov.overlaid == 2
+
+
+def slots_of(body: str) -> Any:
+    from doc_service.rendering.overlay import _slots
+
+    renderer = default_renderer()
+    html = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>'
+            f"{body}</body></html>")
+    with renderer.lock:
+        return _slots(renderer.layout(html, FORM))
+
+
+@pytest.mark.parametrize("body", [
+    # text after the value would move with its width
+    '<p>文号：<span class="slot" data-slot="doc.number">核〔2026〕1号</span>（存档）</p>',
+    # an underlined blank around the value would keep the first document's length
+    '<p>姓名<span style="border-bottom: 1px solid"><span class="slot" data-slot="v.name">'
+    "张三</span></span>同学</p>",
+    # centred next to other text, the value's width moves the text before it
+    '<p style="text-align: center">学号 <span class="slot" data-slot="v.student_no">1</span></p>',
+])
+def test_a_slot_whose_width_moves_other_ink_is_refused(body: str) -> None:
+    assert slots_of(body) is None
+
+
+def test_a_slot_after_a_label_on_a_left_aligned_line_is_placed() -> None:
+    found = slots_of('<p>文号：<span class="slot" data-slot="doc.number">核〔2026〕1号</span></p>')
+    assert found is not None and [s.key for s in found] == ["doc.number"]
+    assert found[0].left > 0 and found[0].align == "left"
