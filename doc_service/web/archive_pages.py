@@ -116,7 +116,7 @@ def _report(record: Any) -> dict[str, Any]:
 
     result = verify_record(runtime().engine, archiving.archive_store(runtime()), record.id,
                            runtime().trust_roots)
-    empty = {"signers": [], "failures": []}
+    empty: dict[str, list[Any]] = {"signers": [], "failures": []}
     return {"ok": result.ok,
             "fixity": [{"role": str(f.role), "sha256": f.sha256, "ok": f.ok}
                        for f in result.fixity],
