@@ -78,9 +78,10 @@ class FixedPage:
 class OverlayRenderer:
     """Renders many documents of one form (and the same shared values) by overlay.
 
-    Build it with the first document of a batch; :meth:`render` then takes any document
-    of that batch and falls back to ``renderer.render`` whenever the overlay cannot be
-    exact. Thread-safe; one per batch and process."""
+    The fixed page is laid out from the first document it renders (or, if that one's
+    values cannot be placed, from one of the next few); :meth:`render` falls back to
+    ``renderer.render`` whenever the overlay cannot be exact. Thread-safe; one per batch
+    and process."""
 
     def __init__(self, renderer: PdfRenderer, form: FormSpec, institution: Institution) -> None:
         self._renderer = renderer

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 
+import click
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
@@ -191,3 +192,13 @@ def seal_document(keystore, tmp_path_factory):
         return pdf, chain_document_bytes(document_id, 1, chain.records)
 
     return seal
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    """The ``doc-service archive …`` commands, as the CLI registers them."""
+    from doc_service.commands.archive import register
+
+    group = click.Group("doc-service")
+    register(group)
+    return group

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import json
 
-import click
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from archive.service import archive_document
 from archive.store import FileContentStore
-from doc_service.commands.archive import register
-
-
-@pytest.fixture
-def cli():
-    group = click.Group("doc-service")
-    register(group)
-    return group
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-import click
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import hashes
@@ -13,14 +12,6 @@ from cryptography.hazmat.primitives import hashes
 from archive.fixity import fixity_failures, fixity_runs
 from archive.service import archive_document
 from archive.store import FileContentStore
-from doc_service.commands.archive import register
-
-
-@pytest.fixture
-def cli() -> click.Group:
-    group = click.Group("doc-service")
-    register(group)
-    return group
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import click
 import pytest
 from click.testing import CliRunner
 
@@ -15,7 +14,6 @@ from archive.hashing import sha256_hex, sm3_hex
 from archive.package import backup, restore
 from archive.service import archive_document, log_access, search, void_record
 from archive.store import FileContentStore
-from doc_service.commands.archive import register
 
 from .conftest import make_pdf
 
@@ -195,13 +193,6 @@ def test_changed_access_log_entry_is_reported(engine, store, archived, tmp_path)
 
 
 # --------------------------------------------------------------------------- command line
-@pytest.fixture
-def cli():
-    group = click.Group("doc-service")
-    register(group)
-    return group
-
-
 @pytest.fixture
 def instance(tmp_path, monkeypatch, make_input):
     from archive.index import install
