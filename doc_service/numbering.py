@@ -24,22 +24,31 @@ number_sequences = Table(
 
 def next_number(conn: Connection, form_id: str, year: int) -> int:
     """Take the next sequence number for ``form_id`` in ``year`` inside ``conn``'s transaction."""
+    return next_numbers(conn, form_id, year, 1)
+
+
+def next_numbers(conn: Connection, form_id: str, year: int, count: int) -> int:
+    """Take the next ``count`` sequence numbers at once (a batch reserving a group's); the
+    first of them. One statement, so the block is consecutive even with issuers at work."""
+    if count < 1:
+        raise ValueError("count must be positive")
     stmt = (
         update(number_sequences)
         .where(number_sequences.c.form_id == form_id, number_sequences.c.year == year)
-        .values(last_seq=number_sequences.c.last_seq + 1)
+        .values(last_seq=number_sequences.c.last_seq + count)
         .returning(number_sequences.c.last_seq)
     )
-    seq = conn.execute(stmt).scalar_one_or_none()
-    if seq is not None:
-        return int(seq)
+    last = conn.execute(stmt).scalar_one_or_none()
+    if last is not None:
+        return int(last) - count + 1
     try:
         with conn.begin_nested():
-            conn.execute(insert(number_sequences).values(form_id=form_id, year=year, last_seq=1))
+            conn.execute(insert(number_sequences).values(form_id=form_id, year=year,
+                                                         last_seq=count))
         return 1
     except IntegrityError:
-        # Someone else created the row between our UPDATE and INSERT: take the next one.
-        return int(conn.execute(stmt).scalar_one())
+        # Someone else created the row between our UPDATE and INSERT: take the next ones.
+        return int(conn.execute(stmt).scalar_one()) - count + 1
 
 
 def peek(conn: Connection, form_id: str, year: int) -> int:

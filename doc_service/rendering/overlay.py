@@ -26,13 +26,16 @@ import io
 import logging
 import re
 import threading
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from doc_service.config import Institution
-from doc_service.errors import RenderError
+from doc_service.errors import DocServiceError, RenderError
 from doc_service.forms.spec import FormSpec
 from doc_service.rendering.context import DocumentMeta
+from doc_service.rendering.fetcher import ASSET_BASE
 from doc_service.rendering.pdf import PdfRenderer, RenderedPdf, signature_areas
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,15 @@ _KEYWORDS = re.compile(r'<meta name="keywords" content="([^"]*)">')
 _HIDE = "<style>[data-slot] { visibility: hidden; }</style></head>"
 _FIT_SLACK_PX = 0.5
 _FIXED_PAGE_ATTEMPTS = 5
+
+MAX_GROUP = 8
+"""Documents whose values one WeasyPrint pass lays out together (:meth:`render_many`)."""
+_FACES = (("DocSerif", 400, "DocSerif-Regular.otf"), ("DocSerif", 700, "DocSerif-Bold.otf"))
+_ALIAS = "DocSerifP{}"
+_ALIAS_NAME = re.compile(r"DocSerifP(\d+)")
+
+RenderRequest = tuple[FormSpec, dict[str, Any], DocumentMeta, Institution]
+"""What :meth:`PdfRenderer.render` takes: the form, its cleaned data, meta, school."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +85,9 @@ class FixedPage:
     signature_areas: dict[str, Any]
     values_css: Any
     """The values page's stylesheet (a class per slot), parsed once."""
+    painter: Any = None
+    """Draws the values pages without CSS layout (``rendering.values_painter``), or None
+    where that cannot be exact (they are then laid out as HTML)."""
 
 
 class OverlayRenderer:
@@ -96,19 +111,58 @@ class OverlayRenderer:
     def render(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
                institution: Institution) -> RenderedPdf:
         """Like :meth:`PdfRenderer.render` (the same checks, errors and result)."""
-        if form.id != self._form.id or institution != self._institution:
-            self.full += 1
-            return self._renderer.render(form, data, meta, institution)
-        html = self._renderer.html(self._form, data, meta, self._institution)
-        fixed = self._fixed_page(html)
-        if fixed is not None and _skeleton(html) == fixed.skeleton:
-            pdf = self._overlay(fixed, html)
-            if pdf is not None:
+        result = self.render_many([(form, data, meta, institution)])[0]
+        if isinstance(result, DocServiceError):
+            raise result
+        return result
+
+    def render_many(self, requests: Sequence[RenderRequest]
+                    ) -> list[RenderedPdf | DocServiceError]:
+        """Render several documents, each result in its request's place: the PDF, or the
+        error :meth:`PdfRenderer.render` would have raised for it (one bad document does
+        not fail the others).
+
+        The values of up to :data:`MAX_GROUP` documents are laid out in one WeasyPrint
+        pass, a page each; every page draws with a font face of its own, so each document
+        embeds a subset of its own characters only (never another student's)."""
+        results: list[RenderedPdf | DocServiceError | None] = [None] * len(requests)
+        overlaid: list[tuple[int, str]] = []
+        fixed: FixedPage | None = None
+        for i, (form, data, meta, institution) in enumerate(requests):
+            if form.id != self._form.id or institution != self._institution:
+                continue
+            try:
+                html = self._renderer.html(self._form, data, meta, self._institution)
+            except DocServiceError as e:
+                results[i] = e
+                continue
+            fixed = self._fixed_page(html)
+            if fixed is not None and _skeleton(html) == fixed.skeleton:
+                overlaid.append((i, html))
+        for start in range(0, len(overlaid), MAX_GROUP):
+            group = overlaid[start:start + MAX_GROUP]
+            assert fixed is not None
+            try:
+                pdfs = self._overlay(fixed, [html for _i, html in group])
+            except DocServiceError as e:
+                pdfs = [None] * len(group)
+                log.warning("form %s: overlay failed, rendering in full: %s", self._form.id, e)
+            for (i, _html), pdf in zip(group, pdfs, strict=True):
+                if pdf is not None:
+                    results[i] = RenderedPdf(pdf=pdf, signature_areas=fixed.signature_areas,
+                                             page_count=1)
+        done: list[RenderedPdf | DocServiceError] = []
+        for request, result in zip(requests, results, strict=True):
+            if result is None:
+                try:
+                    result = self._renderer.render(*request)
+                except DocServiceError as e:
+                    result = e
+                self.full += 1
+            elif isinstance(result, RenderedPdf):
                 self.overlaid += 1
-                return RenderedPdf(pdf=pdf, signature_areas=fixed.signature_areas,
-                                   page_count=1)
-        self.full += 1
-        return self._renderer.render(self._form, data, meta, self._institution)
+            done.append(result)
+        return done
 
     # --- the fixed page --------------------------------------------------------------
 
@@ -141,32 +195,99 @@ class OverlayRenderer:
             raise RenderError(f"PDF 生成失败：{type(e).__name__}: {e}") from e
         if slots is None or len(slots) != len(_SLOT.findall(html)) + len(_QR.findall(html)):
             return None  # a slot without a box of its own (an empty value) cannot be placed
-        return FixedPage(pdf=pdf, skeleton=_skeleton(html), slots=slots,
-                         signature_areas=areas,
-                         values_css=renderer.stylesheet(_values_css(slots)))
-
-    # --- one document ----------------------------------------------------------------
-
-    def _overlay(self, fixed: FixedPage, html: str) -> bytes | None:
-        texts = dict(_SLOT.findall(html))
+        values_css = renderer.stylesheet(_values_css(slots))
         qr = _QR.search(html)
-        if qr is None or any(s.key not in texts and s.key != "qr" for s in fixed.slots):
-            return None
-        page = _values_page(fixed.slots, texts, qr.group(1))
+        assert qr is not None
+        return FixedPage(pdf=pdf, skeleton=_skeleton(html), slots=slots,
+                         signature_areas=areas, values_css=values_css,
+                         painter=self._painter(slots, values_css, qr.group(1)))
+
+    def _painter(self, slots: tuple[Slot, ...], values_css: Any, qr_src: str) -> Any:
+        """The direct painter of these slots' values, learnt from a probe page per face."""
+        from doc_service.rendering.values_painter import PROBE_TEXT, ValuesPainter
+
+        texts = {s.key: PROBE_TEXT for s in slots if s.key != "qr"}
+        page = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>'
+                + "".join(_values_page(slots, texts, qr_src, face) for face in range(MAX_GROUP))
+                + "</body></html>")
         renderer = self._renderer
         try:
             with renderer.lock:
-                document = renderer.layout(page, self._form.id,
-                                           stylesheets=(fixed.values_css,))
-                if len(document.pages) != 1 or not _all_fit(document):
+                probe = renderer.layout(page, self._form.id,
+                                        stylesheets=(_page_faces(renderer), values_css))
+                if len(probe.pages) != MAX_GROUP:
                     return None
-                values_pdf = document.write_pdf()
+                return ValuesPainter.from_probe(probe, tuple(s.key for s in slots), qr_src)
+        except Exception:  # WeasyPrint raises many unrelated types
+            log.warning("form %s: values are laid out as HTML", self._form.id, exc_info=True)
+            return None
+
+    # --- one document ----------------------------------------------------------------
+
+    def _overlay(self, fixed: FixedPage, htmls: list[str]) -> list[bytes | None]:
+        """Each document's values drawn over the fixed page, or None where that would not
+        be exact (the caller renders those in full)."""
+        pages: list[tuple[int, str]] = []
+        for i, html in enumerate(htmls):
+            texts = dict(_SLOT.findall(html))
+            qr = _QR.search(html)
+            if qr is not None and all(s.key in texts or s.key == "qr" for s in fixed.slots):
+                pages.append((i, _values_page(fixed.slots, texts, qr.group(1), len(pages))))
+        out: list[bytes | None] = [None] * len(htmls)
+        if not pages:
+            return out
+        renderer = self._renderer
+        try:
+            with renderer.lock:
+                values_pdf = fits = None
+                if fixed.painter is not None:
+                    values_pdf = fixed.painter.write(
+                        [(face, dict(_SLOT.findall(htmls[i])), src)
+                         for face, (i, _body) in enumerate(pages)
+                         if (src := _qr_src(htmls[i])) is not None])
+                    fits = [True] * len(pages)
+                if values_pdf is None:
+                    page = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+                            '</head><body>' + "".join(body for _i, body in pages)
+                            + "</body></html>")
+                    document = renderer.layout(page, self._form.id,
+                                               stylesheets=(_page_faces(renderer),
+                                                            fixed.values_css))
+                    if len(document.pages) != len(pages):
+                        return out
+                    fits = [_all_fit(p) for p in document.pages]
+                    values_pdf = document.write_pdf()
         except Exception as e:  # WeasyPrint raises many unrelated types
             raise RenderError(f"PDF 生成失败：{type(e).__name__}: {e}") from e
-        title = _TITLE.search(html)
-        keywords = _KEYWORDS.search(html)
-        return _merge(fixed.pdf, values_pdf, _unescape(title.group(1) if title else ""),
-                      _unescape(keywords.group(1) if keywords else ""))
+        assert fits is not None
+        labels = [(_unescape(t.group(1)) if (t := _TITLE.search(htmls[i])) else "",
+                   _unescape(k.group(1)) if (k := _KEYWORDS.search(htmls[i])) else "")
+                  for i, _body in pages]
+        merged = _merge(fixed.pdf, values_pdf, labels, fits)
+        for (i, _body), pdf in zip(pages, merged, strict=True):
+            out[i] = pdf
+        return out
+
+
+_FACE_SHEETS: weakref.WeakKeyDictionary[PdfRenderer, Any] = weakref.WeakKeyDictionary()
+
+
+def _page_faces(renderer: PdfRenderer) -> Any:
+    """The forms' faces once more under one family name per values page (``DocSerifP0``
+    …), registered once per renderer: WeasyPrint embeds one subset per family, so each
+    page's subset holds only that page's characters. Callers hold the renderer's lock."""
+    sheet = _FACE_SHEETS.get(renderer)
+    if sheet is None:
+        rules = [f"@font-face {{ font-family: {_ALIAS.format(n)}; font-weight: {weight}; "
+                 f"src: url({ASSET_BASE}fonts/{file}); }}"
+                 for n in range(MAX_GROUP) for _family, weight, file in _FACES]
+        sheet = _FACE_SHEETS[renderer] = renderer.stylesheet("\n".join(rules))
+    return sheet
+
+
+def _qr_src(html: str) -> str | None:
+    qr = _QR.search(html)
+    return qr.group(1) if qr else None
 
 
 def _skeleton(html: str) -> str:
@@ -255,8 +376,13 @@ def _values_css(slots: tuple[Slot, ...]) -> str:
     # The forms' faces are registered once, by the base stylesheet, in the renderer's font
     # configuration; this page only names them.
     rules = ["@page { size: A4; margin: 0; } body { margin: 0; }",
-             'html { font-family: DocSerif, "Noto Serif CJK SC"; color: #000; }',
+             "html { color: #000; }",
+             ".pg { position: relative; height: 297mm; margin: 0; padding: 0; "
+             "break-after: page; }",
              ".v { position: absolute; white-space: nowrap; margin: 0; padding: 0; }"]
+    # No fallback face: a character outside the forms' faces would be drawn from a face
+    # all pages share (check_glyphs refuses such values before rendering anyway).
+    rules += [f".f{n} {{ font-family: {_ALIAS.format(n)}; }}" for n in range(MAX_GROUP)]
     for i, s in enumerate(slots):
         box = (f"left: {s.left:.4f}px; top: {s.top:.4f}px; width: {s.width:.4f}px; "
                f"height: {s.height:.4f}px;")
@@ -270,24 +396,26 @@ def _values_css(slots: tuple[Slot, ...]) -> str:
     return "\n".join(rules)
 
 
-def _values_page(slots: tuple[Slot, ...], texts: dict[str, str], qr_src: str) -> str:
-    """An A4 page of nothing but the values, each on its slot's line (styled by
-    :func:`_values_css`). ``texts`` are the template's own, already escaped, output."""
-    parts = ['<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>']
+def _values_page(slots: tuple[Slot, ...], texts: dict[str, str], qr_src: str,
+                 index: int) -> str:
+    """One A4 page of nothing but the values, each on its slot's line (styled by
+    :func:`_values_css`), in the face of page ``index``. ``texts`` are the template's own,
+    already escaped, output."""
+    parts = [f'<div class="pg f{index}">']
     for i, s in enumerate(slots):
         if s.key == "qr":
             parts.append(f'<img class="v s{i}" src="{qr_src}">')
         else:
             parts.append(f'<div class="v s{i}" data-slot="{s.key}">{texts[s.key]}</div>')
-    parts.append("</body></html>")
+    parts.append("</div>")
     return "".join(parts)
 
 
-def _all_fit(document: Any) -> bool:
-    """Every value fits on its one line (the full render would not wrap it)."""
+def _all_fit(page: Any) -> bool:
+    """Every value on the page fits on its one line (the full render would not wrap it)."""
     from weasyprint.formatting_structure import boxes
 
-    stack = [document.pages[0]._page_box]  # noqa: SLF001 - WeasyPrint exposes layout only here
+    stack = [page._page_box]  # noqa: SLF001 - WeasyPrint exposes layout only here
     while stack:
         box = stack.pop()
         box = getattr(box, "_box", box)  # an absolutely positioned box's placeholder
@@ -317,30 +445,74 @@ def _text_boxes(box: Any) -> list[Any]:
     return [t for child in getattr(box, "children", ()) for t in _text_boxes(child)]
 
 
-def _merge(fixed_pdf: bytes, values_pdf: bytes, title: str, keywords: str) -> bytes:
-    """The fixed page with the values page drawn over it, titled for this document."""
+def _merge(fixed_pdf: bytes, values_pdf: bytes, labels: list[tuple[str, str]],
+           fits: list[bool]) -> list[bytes | None]:
+    """For each values page that fits, the fixed page with it drawn over, titled for its
+    document (``labels``: title and keywords); None for a page that does not fit, or that
+    would carry anything but its own resources."""
     import pikepdf
 
-    with pikepdf.open(io.BytesIO(fixed_pdf)) as pdf, \
-            pikepdf.open(io.BytesIO(values_pdf)) as values:
-        _retag_fonts(values.pages[0], hashlib.sha256(values_pdf).digest())
-        page = pdf.pages[0]
-        page.add_overlay(values.pages[0], pikepdf.Rectangle(*page.mediabox))
-        with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
-            xmp["dc:title"] = title
-            xmp["pdf:Keywords"] = keywords
-        out = io.BytesIO()
-        pdf.save(out)
-    return out.getvalue()
+    merged: list[bytes | None] = []
+    with pikepdf.open(io.BytesIO(values_pdf)) as values:
+        for index, (values_page, (title, keywords), fit) in enumerate(
+                zip(values.pages, labels, fits, strict=True)):
+            if not fit or not _own_resources(values_page, index):
+                merged.append(None)
+                continue
+            _retag_fonts(values_page, hashlib.sha256(
+                values_page.Contents.read_bytes() + index.to_bytes(2, "big")).digest())
+            with pikepdf.open(io.BytesIO(fixed_pdf)) as pdf:
+                page = pdf.pages[0]
+                page.add_overlay(values_page, pikepdf.Rectangle(*page.mediabox))
+                with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
+                    xmp["dc:title"] = title
+                    xmp["pdf:Keywords"] = keywords
+                out = io.BytesIO()
+                pdf.save(out)
+            merged.append(out.getvalue())
+    return merged
+
+
+def _own_resources(page: Any, index: int) -> bool:
+    """Give a values page only the resources its content names (WeasyPrint shares one
+    resource dictionary between the pages of a document: every page's fonts and QR
+    image); False if it draws with a face that is not its own."""
+    import pikepdf
+
+    used = {str(operand) for instruction in pikepdf.parse_content_stream(page)
+            if isinstance(instruction, pikepdf.ContentStreamInstruction)
+            for operand in instruction.operands if isinstance(operand, pikepdf.Name)}
+    shared = page.Resources
+    own = pikepdf.Dictionary()
+    for category in list(shared.keys()):
+        entries = shared[category]
+        if isinstance(entries, pikepdf.Dictionary):
+            kept = {name: entries[name] for name in list(entries.keys()) if name in used}
+            if kept:
+                own[category] = pikepdf.Dictionary(kept)
+        else:
+            own[category] = entries
+    for font in own.get("/Font", {}).values():
+        match = _ALIAS_NAME.search(str(font.get("/BaseFont", "")))
+        if match is None or int(match.group(1)) != index:
+            return False
+    page.Resources = own
+    return True
 
 
 def _retag_fonts(page: Any, seed: bytes) -> None:
-    """Give the values page's font subsets a tag of their own: WeasyPrint derives the tag
-    from the face, so both pages' DocSerif subsets would otherwise share one name, and a
-    viewer that caches fonts by name could draw one subset's glyphs from the other."""
+    """Give the values page's font subsets a tag of their own and the face's own name
+    (``DocSerif``, not the page's alias): WeasyPrint derives the tag from the face, so
+    every document's subsets would otherwise share one name, and a viewer that caches
+    fonts by name could draw one subset's glyphs from another."""
     import pikepdf
 
     tag = "".join(chr(ord("A") + b % 26) for b in seed[:6])
+
+    def renamed(base: str) -> pikepdf.Name:
+        name = _ALIAS_NAME.sub("DocSerif", base.split("+", 1)[1])
+        return pikepdf.Name(f"/{tag}+{name}")
+
     fonts = page.Resources.get("/Font", {})
     for name in list(fonts.keys()):
         font = fonts[name]
@@ -349,11 +521,10 @@ def _retag_fonts(page: Any, seed: bytes) -> None:
         for f in targets:
             base = str(f.get("/BaseFont", ""))
             if "+" in base:
-                f.BaseFont = pikepdf.Name(f"/{tag}+{base.split('+', 1)[1]}")
+                f.BaseFont = renamed(base)
             descriptor = f.get("/FontDescriptor")
             if descriptor is not None and "+" in str(descriptor.get("/FontName", "")):
-                descriptor.FontName = pikepdf.Name(
-                    f"/{tag}+{str(descriptor.FontName).split('+', 1)[1]}")
+                descriptor.FontName = renamed(str(descriptor.FontName))
 
 
 def _unescape(text: str) -> str:

@@ -4,9 +4,10 @@
 hands the items to a dispatcher: a background thread in this process, or, when
 ``REDIS_URL`` is set, an RQ queue served by ``doc-service worker`` processes.
 
-Exactly once, and in parallel: each item is issued by ``batch_items.issue_item``, which
-reserves the item's 文号 before rendering and records only under its own claim, so runners
-may be killed, resumed or doubled. A big job without Redis is spread over local processes.
+Exactly once, and in parallel: items are issued a group at a time by
+``batch_items.issue_items``, which reserves each item's 文号 before rendering and records
+only under its own claim, so runners may be killed, resumed or doubled. A big job without
+Redis is spread over local processes.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from doc_service.forms.spec import load_form
 from doc_service.forms.validation import validate
 from doc_service.services.access import SCHOOL_WIDE, Actor, require_staff
 from doc_service.services.audit import audit
-from doc_service.services.batch_items import issue_item
+from doc_service.services.batch_items import GROUP_SIZE, issue_items
 from doc_service.services.runtime import Runtime
 from doc_service.storage.batch_models import (
     OPEN_STATES,
@@ -124,7 +125,7 @@ class ThreadDispatcher:
 
 @dataclass
 class RqDispatcher:
-    """Across processes: one RQ job per item on the ``doc-service-batch`` queue."""
+    """Across processes: one RQ job per group of items on the ``doc-service-batch`` queue."""
 
     redis_url: str
     queue_name: str = QUEUE_NAME
@@ -139,7 +140,7 @@ class RqDispatcher:
         from rq import Queue
 
         q = self.queue()
-        chunks = [item_ids[i:i + RQ_CHUNK] for i in range(0, len(item_ids), RQ_CHUNK)]
+        chunks = _groups(item_ids)
         for start in range(0, len(chunks), 100):
             q.enqueue_many([Queue.prepare_data(rq_issue_items, args=(job_id, chunk),
                                                result_ttl=0, failure_ttl=7 * 86400,
@@ -290,20 +291,26 @@ def run_batch(rt: Runtime, job_id: str, *,
 
     Rendering is CPU-bound Python, so threads would not help: a big job is spread over
     ``processes`` (default :func:`batch_processes`) freshly started local processes, a
-    small one runs in this thread. Either way each item is issued by ``issue_item``."""
+    small one runs in this thread. Either way items are issued a group at a time by
+    ``issue_items``."""
     item_ids = _pending_ids(rt, job_id)
     wanted = batch_processes(rt) if processes is None else processes
     workers = min(wanted, len(item_ids) // MIN_ITEMS_PER_PROCESS) if _shareable(rt) else 1
     if workers > 1:
         _run_in_processes(rt, item_ids, workers, on_item)
     else:
-        for item_id in item_ids:
+        for group in _groups(item_ids):
             if _job_status(rt, job_id) != JobStatus.RUNNING:
                 break
-            state = issue_item(rt, item_id)
-            if on_item is not None and state is not None:
-                on_item(item_id, state)
+            for item_id, state in zip(group, issue_items(rt, group), strict=True):
+                if on_item is not None and state is not None:
+                    on_item(item_id, state)
     _finish_if_complete(rt, job_id)
+
+
+def _groups(item_ids: list[int]) -> list[list[int]]:
+    """The items in groups of ``GROUP_SIZE``, in class order."""
+    return [item_ids[i:i + GROUP_SIZE] for i in range(0, len(item_ids), GROUP_SIZE)]
 
 
 def _shareable(rt: Runtime) -> bool:
@@ -348,19 +355,20 @@ def _run_in_processes(rt: Runtime, item_ids: list[int], workers: int,
     # copy a lock some other thread holds.
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_init_process, initargs=(_RuntimeRecipe.of(rt),)) as pool:
-        for item_id, state in zip(item_ids, pool.map(issue_item_here, item_ids, chunksize=4),
-                                  strict=True):
-            if on_item is not None and state is not None:
-                on_item(item_id, state)
+        groups = _groups(item_ids)
+        for group, states in zip(groups, pool.map(issue_items_here, groups), strict=True):
+            for item_id, state in zip(group, states, strict=True):
+                if on_item is not None and state is not None:
+                    on_item(item_id, state)
 
 
 def _init_process(recipe: _RuntimeRecipe) -> None:
     set_worker_runtime(recipe.open())
 
 
-def issue_item_here(item_id: int) -> str | None:
-    """Issue one item with this process's runtime (a pool process or an RQ worker)."""
-    return issue_item(worker_runtime(), item_id)
+def issue_items_here(item_ids: list[int]) -> list[str | None]:
+    """Issue a group of items with this process's runtime (a pool process)."""
+    return issue_items(worker_runtime(), item_ids)
 
 
 def _run_logged(rt: Runtime, job_id: str) -> None:
@@ -370,15 +378,13 @@ def _run_logged(rt: Runtime, job_id: str) -> None:
         log.exception("batch %s stopped; resume it to continue", job_id)
 
 
-RQ_CHUNK = 8
-"""Items per RQ task: fewer queue round trips; each item is still claimed on its own, so a
-killed worker loses at most its one item in progress (which a resume renders again)."""
-
-
 def rq_issue_items(job_id: str, item_ids: list[int]) -> list[str | None]:
-    """The RQ task: issue a few items with this worker process's runtime."""
+    """The RQ task: issue a group of items with this worker process's runtime (a killed
+    worker leaves at most that group claimed, which a resume hands out again)."""
     rt = worker_runtime()
-    states = [issue_item(rt, item_id) for item_id in item_ids]
+    states: list[str | None] = []
+    for group in _groups(list(item_ids)):  # tasks queued by versions with bigger chunks
+        states += issue_items(rt, group)
     _finish_if_complete(rt, job_id)
     return states
 

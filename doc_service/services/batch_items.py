@@ -1,14 +1,22 @@
-"""Issuing one batch item, exactly once, with its 文号 reserved before the render.
+"""Issuing batch items, exactly once, with their 文号 reserved before the render.
 
-``issue_item`` checks the student's data without writing, then claims the item in a short
-transaction (``pending`` → ``issuing``) that also reserves its 文号, code and document id
-on the item; it renders holding no lock (through the job's overlay renderer, see
-``rendering.overlay``), so several workers issue at once; and it records the document and
-marks the item done in one last transaction, only if no other runner has claimed the item
-since. A runner killed at any moment leaves the item either done with its document, or
+``issue_items`` takes a few items of one job (a group) through four steps:
+
+1. It checks each student's data without writing (``plan_issue``); a refusal fails that
+   item before any number is taken.
+2. A short transaction claims each item (``pending`` → ``issuing``, attempts + 1) and,
+   the first time, reserves its 文号, code and document id on it (the group's numbers in
+   one block, in class order).
+3. It renders and stores the PDFs holding no lock, so workers render in parallel; the
+   job's overlay renderer lays out the group's values in one pass (``rendering.overlay``).
+4. One transaction records each document and marks its item done, only if no other
+   runner has claimed the item since (that row lock orders two runners; the loser writes
+   nothing); each item in a savepoint of its own, so one refusal does not undo the others.
+
+A runner killed at any moment leaves each item either done with its document, or
 unfinished with its reservation: resuming renders it again under the same number (no gap,
 no second document). A failure after the reservation marks the item failed and names the
-unused number (作废). ``services.batch`` runs items; this module issues one.
+unused number (作废). ``services.batch`` runs groups; this module issues one.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Result, and_, select, update
@@ -23,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from doc_service.errors import DocServiceError, ValidationError
 from doc_service.forms.spec import load_form
-from doc_service.numbering import next_number
+from doc_service.numbering import next_numbers
 from doc_service.rendering.pdf import check_glyphs
 from doc_service.rendering.qr import new_code
 from doc_service.services.access import Staff
@@ -33,109 +43,183 @@ from doc_service.storage.models import DocStatus, Document, Student, User, new_i
 
 log = logging.getLogger(__name__)
 
+GROUP_SIZE = 8
+"""Items a runner issues together: one claim, one render pass, one record transaction."""
+
 
 def issue_item(rt: Runtime, item_id: int) -> str | None:
     """Issue one item's document, exactly once; the item's new state, or None if it was
-    not this runner's to issue (already finished, or claimed again by another runner).
+    not this runner's to issue (already finished, or claimed again by another runner)."""
+    return issue_items(rt, [item_id])[0]
 
-    An unexpected error (not one of ours) marks the item failed in a transaction of its
-    own, so one broken record does not stop the whole job.
-    """
+
+def issue_items(rt: Runtime, item_ids: Sequence[int]) -> list[str | None]:
+    """Issue a group of one job's items (see the module's steps); each item's new state,
+    in order, or None where the item was not this runner's to issue.
+
+    An unexpected error (not one of ours) hands the group's claims back and issues its
+    items one by one; one that fails alone is marked failed in a transaction of its own,
+    so one broken record does not stop the whole job."""
+    ids = list(item_ids)
+    claims: dict[int, int] = {}
     try:
-        return _issue_item(rt, item_id)
+        return _issue_group(rt, ids, claims)
     except Exception:
-        log.exception("batch item %s failed unexpectedly", item_id)
+        if len(ids) > 1:
+            log.exception("batch items %s failed together; issuing them one by one", ids)
+            _release(rt, claims)
+            return [issue_item(rt, item_id) for item_id in ids]
+        log.exception("batch item %s failed unexpectedly", ids[0])
         with rt.sessions.begin() as session:
-            item = session.get(BatchItem, item_id)
+            item = session.get(BatchItem, ids[0])
             number = item.number if item is not None else None
-            session.execute(update(BatchItem).where(BatchItem.id == item_id,
+            session.execute(update(BatchItem).where(BatchItem.id == ids[0],
                                                     BatchItem.state.in_(OPEN_STATES))
                             .values(state=ItemState.FAILED, updated_at=utcnow(),
                                     error=_spoiled("出具时发生内部错误（已记录日志），"
                                                    "请稍后为该学生单独出具", number)))
-        return str(ItemState.FAILED)
+        return [str(ItemState.FAILED)]
 
 
-def _issue_item(rt: Runtime, item_id: int) -> str | None:
-    """Check, claim and reserve, render outside any lock, then record.
+@dataclass(frozen=True)
+class _Claim:
+    """An item this runner claimed, with what is reserved for it."""
 
-    1. Read only: the job, the student, ``plan_issue`` (validation, scope, chain). A
-       refusal fails the item before any number is taken.
-    2. A short transaction claims the item (``pending`` → ``issuing``, attempts + 1) and,
-       the first time, reserves its 文号, code and document id on it.
-    3. Render and store the PDF, holding no lock: workers render in parallel.
-    4. One transaction marks the item done, only if nobody claimed it since (that row
-       lock orders two runners; the loser writes nothing), and adds the document.
-    A runner killed after 2 leaves the item ``issuing``; ``resume_batch`` hands it out
-    again and the next runner renders under the same reservation.
-    """
-    from doc_service.services.documents import plan_issue, record_issue, render_draft
+    item_id: int
+    attempt: int
+    number: str
+    code: str
+    doc_id: str
 
-    with rt.sessions() as session:
-        item = session.get(BatchItem, item_id)
-        if item is None or item.state != ItemState.PENDING:
-            return None
-        job = session.get(BatchJob, item.job_id)
-        student = session.get(Student, item.student_id)
+
+def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int]) -> list[str | None]:
+    from doc_service.services.documents import IssuePlan, plan_issue
+
+    states: dict[int, str | None] = dict.fromkeys(ids)
+    closing: dict[int, tuple[ItemState, str | None]] = {}
+    plans: dict[int, IssuePlan] = {}
+    with rt.sessions() as session:  # 1. read only
+        items = [i for i in session.scalars(select(BatchItem).where(BatchItem.id.in_(ids))
+                                             .order_by(BatchItem.position))
+                 if i.state == ItemState.PENDING]
+        if not items:
+            return [None] * len(ids)
+        job = session.get(BatchJob, items[0].job_id)
         user = session.get(User, job.created_by) if job is not None else None
-        assert job is not None and student is not None and user is not None
-        if job.status == JobStatus.CANCELLED:
-            return _finish_item(rt, item_id, None, ItemState.CANCELLED)
-        existing = _live_document(session, job.form_id, student.id)
-        if existing is not None:
-            return _finish_item(rt, item_id, None, ItemState.SKIPPED,
-                                f"已有签批中的同类文书（文号 {existing}），未重复出具")
+        assert job is not None and user is not None
+        if any(i.job_id != job.id for i in items):
+            raise ValueError("a group holds the items of one job")
         form = load_form(job.form_id)
-        try:
-            plan = plan_issue(session, user, form, dict(job.extra_data), student.student_no)
-            check_glyphs(form, plan.data, rt.institution)
-        except DocServiceError as e:
-            return _finish_item(rt, item_id, None, ItemState.FAILED, _error_text(e))
-        actor = Staff(user)
+        if job.status == JobStatus.CANCELLED:
+            closing = {i.id: (ItemState.CANCELLED, None) for i in items}
+        else:
+            students = {s.id: s for s in session.scalars(
+                select(Student).where(Student.id.in_([i.student_id for i in items])))}
+            live = _live_documents(session, job.form_id, list(students))
+            for item in items:
+                student = students[item.student_id]
+                if student.id in live:
+                    closing[item.id] = (ItemState.SKIPPED,
+                                        f"已有签批中的同类文书（文号 {live[student.id]}），未重复出具")
+                    continue
+                try:
+                    plan = plan_issue(session, user, form, dict(job.extra_data),
+                                      student.student_no)
+                    check_glyphs(form, plan.data, rt.institution)
+                except DocServiceError as e:
+                    closing[item.id] = (ItemState.FAILED, _error_text(e))
+                else:
+                    plans[item.id] = plan
+        actor, job_id = Staff(user), job.id
 
     today = dt.date.today()
-    with rt.sessions.begin() as session:
-        claimed = _rowcount(session.execute(
+    reserved: list[_Claim] = []
+    with rt.sessions.begin() as session:  # 2. claim and reserve
+        for item_id, (state, error) in closing.items():
+            if _rowcount(session.execute(
+                    update(BatchItem).where(BatchItem.id == item_id,
+                                            BatchItem.state == ItemState.PENDING)
+                    .values(state=state, error=error, updated_at=utcnow()))) == 1:
+                states[item_id] = str(state)
+        claimed = [item_id for item_id in plans if _rowcount(session.execute(
             update(BatchItem).where(BatchItem.id == item_id,
                                     BatchItem.state == ItemState.PENDING)
             .values(state=ItemState.ISSUING, attempts=BatchItem.attempts + 1,
-                    updated_at=utcnow())))
-        if claimed != 1:
-            return None
-        item = session.get(BatchItem, item_id)
-        assert item is not None
-        if item.number is None:
-            seq = next_number(session.connection(), form.id, today.year)
-            item.number = form.format_number(year=today.year, seq=seq)
-            item.code, item.reserved_id = new_code(), new_id()
-        attempt, number = item.attempts, item.number
-        code, doc_id = item.code, item.reserved_id
+                    updated_at=utcnow()))) == 1]
+        rows = list(session.scalars(select(BatchItem).where(BatchItem.id.in_(claimed))
+                                    .order_by(BatchItem.position))) if claimed else []
+        unnumbered = [row for row in rows if row.number is None]
+        if unnumbered:
+            first = next_numbers(session.connection(), form.id, today.year, len(unnumbered))
+            for seq, row in enumerate(unnumbered, start=first):
+                row.number = form.format_number(year=today.year, seq=seq)
+                row.code, row.reserved_id = new_code(), new_id()
+        for row in rows:
+            assert row.number and row.code and row.reserved_id
+            reserved.append(_Claim(row.id, row.attempts, row.number, row.code,
+                                   row.reserved_id))
+    claims.update({c.item_id: c.attempt for c in reserved})
+    if reserved:
+        _render_and_record(rt, job_id, form, actor, user, plans, reserved, today, states)
+    return [states[i] for i in ids]
 
-    try:
-        draft = render_draft(rt, plan, number, today=today, doc_id=doc_id, code=code,
-                             renderer=_overlay_for(item.job_id, form, rt))
-    except DocServiceError as e:
-        return _finish_item(rt, item_id, attempt, ItemState.FAILED,
-                            _spoiled(_error_text(e), number))
 
-    try:
-        with rt.sessions.begin() as session:
-            # The item first: its row lock orders two runners, and the loser stops here.
-            done = _rowcount(session.execute(
-                update(BatchItem).where(BatchItem.id == item_id, _still_ours(attempt))
-                .values(state=ItemState.DONE, error=None, updated_at=utcnow())))
-            if done != 1:
-                raise _ClaimLost  # claimed again meanwhile: that runner records it
-            record_issue(rt, session, actor, user, plan, draft)
-            session.flush()
-            session.execute(update(BatchItem).where(BatchItem.id == item_id)
-                            .values(document_id=draft.doc_id))
-    except _ClaimLost:
-        return None
-    except DocServiceError as e:
-        return _finish_item(rt, item_id, attempt, ItemState.FAILED,
-                            _spoiled(_error_text(e), number))
-    return str(ItemState.DONE)
+def _render_and_record(rt: Runtime, job_id: str, form: Any, actor: Staff, user: User,
+                       plans: dict[int, Any], reserved: list[_Claim], today: dt.date,
+                       states: dict[int, str | None]) -> None:
+    from doc_service.services import documents
+
+    drafts = documents.render_drafts(  # 3. render, holding no lock
+        rt, [(plans[c.item_id], c.number, c.doc_id, c.code) for c in reserved],
+        today=today, renderer=_overlay_for(job_id, form, rt))
+    with rt.sessions.begin() as session:  # 4. record what is still ours
+        for claim, draft in zip(reserved, drafts, strict=True):
+            if isinstance(draft, DocServiceError):
+                states[claim.item_id] = _close_claim(session, claim, ItemState.FAILED,
+                                                     _spoiled(_error_text(draft), claim.number))
+                continue
+            try:
+                with session.begin_nested():
+                    # The item first: its row lock orders two runners; the loser stops here.
+                    done = _rowcount(session.execute(
+                        update(BatchItem).where(BatchItem.id == claim.item_id,
+                                                _still_ours(claim.attempt))
+                        .values(state=ItemState.DONE, error=None, updated_at=utcnow())))
+                    if done != 1:
+                        raise _ClaimLost  # claimed again meanwhile: that runner records it
+                    documents.record_issue(rt, session, actor, user, plans[claim.item_id],
+                                           draft)
+                    session.flush()
+                    session.execute(update(BatchItem).where(BatchItem.id == claim.item_id)
+                                    .values(document_id=draft.doc_id))
+            except _ClaimLost:
+                states[claim.item_id] = None
+            except DocServiceError as e:
+                states[claim.item_id] = _close_claim(session, claim, ItemState.FAILED,
+                                                     _spoiled(_error_text(e), claim.number))
+            else:
+                states[claim.item_id] = str(ItemState.DONE)
+
+
+def _close_claim(session: Session, claim: _Claim, state: ItemState,
+                 error: str | None) -> str | None:
+    changed = _rowcount(session.execute(
+        update(BatchItem).where(BatchItem.id == claim.item_id, _still_ours(claim.attempt))
+        .values(state=state, error=error, updated_at=utcnow())))
+    return str(state) if changed == 1 else None
+
+
+def _release(rt: Runtime, claims: dict[int, int]) -> None:
+    """Hand this runner's claims back (``pending``, reservations kept) so that the items
+    can be issued again, one by one."""
+    if not claims:
+        return
+    with rt.sessions.begin() as session:
+        for item_id, attempt in claims.items():
+            session.execute(update(BatchItem).where(
+                BatchItem.id == item_id, BatchItem.state == ItemState.ISSUING,
+                BatchItem.attempts == attempt)
+                .values(state=ItemState.PENDING, updated_at=utcnow()))
 
 
 class _ClaimLost(Exception):
@@ -163,18 +247,6 @@ def _overlay_for(job_id: str, form: Any, rt: Runtime) -> Any:
         return overlay
 
 
-def _finish_item(rt: Runtime, item_id: int, attempt: int | None, state: ItemState,
-                 error: str | None = None) -> str | None:
-    """Close an item that issued nothing: from ``pending`` (``attempt`` None) or from this
-    runner's claim."""
-    cond = BatchItem.state == ItemState.PENDING if attempt is None else _still_ours(attempt)
-    with rt.sessions.begin() as session:
-        changed = _rowcount(session.execute(update(BatchItem).where(BatchItem.id == item_id, cond)
-                                            .values(state=state, error=error,
-                                                    updated_at=utcnow())))
-    return str(state) if changed == 1 else None
-
-
 def _rowcount(result: Result[Any]) -> int:
     """Rows an UPDATE matched (an UPDATE's result is a cursor result)."""
     return cast("CursorResult[Any]", result).rowcount
@@ -191,10 +263,12 @@ def _spoiled(message: str, number: str | None) -> str:
     return f"{message}（预留文号 {number} 作废）" if number else message
 
 
-def _live_document(session: Session, form_id: str, student_id: int) -> str | None:
-    return session.execute(select(Document.number).where(
-        Document.form_id == form_id, Document.student_id == student_id,
-        Document.status.in_([DocStatus.IN_PROGRESS, DocStatus.REJECTED])).limit(1)).scalar()
+def _live_documents(session: Session, form_id: str, student_ids: list[int]) -> dict[int, str]:
+    """The students who already have a document of this form in signing, with its 文号."""
+    rows = session.execute(select(Document.student_id, Document.number).where(
+        Document.form_id == form_id, Document.student_id.in_(student_ids),
+        Document.status.in_([DocStatus.IN_PROGRESS, DocStatus.REJECTED])))
+    return {student_id: number for student_id, number in rows if student_id is not None}
 
 
 def _error_text(e: DocServiceError) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from doc_service.errors import (
+    DocServiceError,
     FieldError,
     NotFoundError,
     PermissionDeniedError,
@@ -91,8 +93,6 @@ def _merge_roster(form: FormSpec, student: Student | None, data: dict[str, Any])
     if student is not None:
         roster = student.form_data()
         merged.update({k: v for k, v in roster.items() if k in form.keys})
-        if "school" in form.keys and "school" not in merged:
-            pass
     merged.update({k: v for k, v in data.items() if v not in (None, "")})
     return merged
 
@@ -112,9 +112,13 @@ def _resolve_chain(session: Session, form: FormSpec, college: College,
                 raise WorkflowError(f"{college.name} 尚未设置院部负责人，无法生成签批流程")
             assignee = college.head_id
         elif spec.role in POOLED_ROLES:
-            has_member = session.scalar(
-                select(User.id).where(User.role == spec.role, User.active.is_(True)).limit(1))
-            if has_member is None:
+            # Asked once per session: a batch resolves many chains in one transaction.
+            members: dict[str, bool] = session.info.setdefault("pooled_role_members", {})
+            if spec.role not in members:
+                members[spec.role] = session.scalar(
+                    select(User.id).where(User.role == spec.role, User.active.is_(True))
+                    .limit(1)) is not None
+            if not members[spec.role]:
                 raise WorkflowError(f"系统中没有可签批的「{spec.label or spec.role}」账号")
         elif spec.role != "student":
             raise WorkflowError(f"表单的签批角色 {spec.role} 无法解析")
@@ -205,6 +209,34 @@ def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
     areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
     return Draft(doc_id=doc_id, number=number, code=code, issued_on=today,
                  pdf_sha256=rt.store.put(pdf.pdf), signature_areas=areas)
+
+
+def render_drafts(rt: Runtime, drafts: Sequence[tuple[IssuePlan, str, str, str]], *,
+                  today: dt.date, renderer: Any) -> list[Draft | DocServiceError]:
+    """:func:`render_draft` for several documents at once, each given as its plan and
+    reserved 文号, document id and code: each result is the stored draft, or the error
+    that refused it (one bad document does not fail the others). A batch passes its
+    overlay ``renderer``, which lays out a group's values together."""
+    requests = [(plan.form, plan.data, _meta(rt, number, code, today, doc_id, 1),
+                 rt.institution) for plan, number, doc_id, code in drafts]
+    if hasattr(renderer, "render_many"):
+        rendered = renderer.render_many(requests)
+    else:
+        rendered = []
+        for request in requests:
+            try:
+                rendered.append(renderer.render(*request))
+            except DocServiceError as e:
+                rendered.append(e)
+    out: list[Draft | DocServiceError] = []
+    for (_plan, number, doc_id, code), pdf in zip(drafts, rendered, strict=True):
+        if isinstance(pdf, DocServiceError):
+            out.append(pdf)
+            continue
+        areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
+        out.append(Draft(doc_id=doc_id, number=number, code=code, issued_on=today,
+                         pdf_sha256=rt.store.put(pdf.pdf), signature_areas=areas))
+    return out
 
 
 def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: IssuePlan,

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from doc_service.errors import RenderError
-from doc_service.services import batch, documents
+from doc_service.services import batch, batch_items, documents
 from doc_service.storage.batch_models import BatchItem, ItemState
 from doc_service.storage.models import Document
 from tests.batch.conftest import EXTRA, assign_teachers, import_generated
@@ -53,15 +53,15 @@ def test_a_runner_killed_mid_render_is_resumed_under_the_same_number(
         raise Interrupted
 
     with monkeypatch.context() as m:
-        m.setattr(documents, "render_draft", die)
+        m.setattr(documents, "render_drafts", die)
         with pytest.raises(Interrupted):
-            batch.issue_item(runtime, ids[0])
+            batch_items.issue_item(runtime, ids[0])
     stuck = item(runtime, ids[0])
     assert stuck.state == ItemState.ISSUING and stuck.number and stuck.reserved_id
     assert not batch.batch_progress(runtime, registrar, job_id).finished
 
     # Another runner does not take an item that is still claimed ...
-    assert batch.issue_item(runtime, ids[0]) is None
+    assert batch_items.issue_item(runtime, ids[0]) is None
     # ... until a resume hands it out again (the dispatcher here issues in this thread).
     class Inline:
         def submit(self, rt: Any, job_id: str, item_ids: list[int]) -> None:
@@ -87,8 +87,8 @@ def test_a_render_failure_after_the_reservation_names_the_unused_number(
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RenderError("PDF 生成失败：测试")
 
-    monkeypatch.setattr(documents, "render_draft", broken)
-    assert batch.issue_item(runtime, ids[0]) == ItemState.FAILED
+    monkeypatch.setattr(documents, "render_drafts", broken)
+    assert batch_items.issue_item(runtime, ids[0]) == ItemState.FAILED
     failed = item(runtime, ids[0])
     assert failed.state == ItemState.FAILED and failed.document_id is None
     assert failed.number and f"预留文号 {failed.number} 作废" in (failed.error or "")
@@ -99,21 +99,21 @@ def test_a_render_failure_after_the_reservation_names_the_unused_number(
 def test_only_the_current_claim_records_when_two_runners_race(
         runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     job_id, ids = start(runtime, registrar, "预留2703", range(52_020, 52_021))
-    real = documents.render_draft
+    real = documents.render_drafts
     second: list[str | None] = []
 
     def slow_first_runner(*a: Any, **k: Any) -> Any:
         # While the first runner renders, a resume puts the item back and a second
         # runner claims, renders and records it.
-        monkeypatch.setattr(documents, "render_draft", real)
+        monkeypatch.setattr(documents, "render_drafts", real)
         with runtime.sessions.begin() as s:
             s.execute(BatchItem.__table__.update().where(BatchItem.id == ids[0])
                       .values(state=ItemState.PENDING))
-        second.append(batch.issue_item(runtime, ids[0]))
+        second.append(batch_items.issue_item(runtime, ids[0]))
         return real(*a, **k)
 
-    monkeypatch.setattr(documents, "render_draft", slow_first_runner)
-    assert batch.issue_item(runtime, ids[0]) is None  # its claim was superseded
+    monkeypatch.setattr(documents, "render_drafts", slow_first_runner)
+    assert batch_items.issue_item(runtime, ids[0]) is None  # its claim was superseded
     assert second == [ItemState.DONE]
     with runtime.sessions() as s:
         count = s.scalar(select(func.count()).select_from(Document).join(
@@ -126,7 +126,7 @@ def test_a_resumed_runner_that_was_only_slow_may_still_record(
         runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A resume while the runner is alive: nobody claimed again, so its result stands."""
     job_id, ids = start(runtime, registrar, "预留2704", range(52_030, 52_031))
-    real = documents.render_draft
+    real = documents.render_drafts
 
     def resumed_meanwhile(*a: Any, **k: Any) -> Any:
         with runtime.sessions.begin() as s:
@@ -134,10 +134,10 @@ def test_a_resumed_runner_that_was_only_slow_may_still_record(
                       .values(state=ItemState.PENDING))
         return real(*a, **k)
 
-    monkeypatch.setattr(documents, "render_draft", resumed_meanwhile)
-    assert batch.issue_item(runtime, ids[0]) == ItemState.DONE
-    monkeypatch.setattr(documents, "render_draft", real)
-    assert batch.issue_item(runtime, ids[0]) is None  # the re-handed copy finds it done
+    monkeypatch.setattr(documents, "render_drafts", resumed_meanwhile)
+    assert batch_items.issue_item(runtime, ids[0]) == ItemState.DONE
+    monkeypatch.setattr(documents, "render_drafts", real)
+    assert batch_items.issue_item(runtime, ids[0]) is None  # the re-handed copy finds it done
     assert batch.batch_progress(runtime, registrar, job_id).done == 1
 
 
@@ -148,7 +148,7 @@ def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
     def not_here(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("a pooled job must not issue in the calling process")
 
-    monkeypatch.setattr(batch, "issue_item", not_here)  # the spawned processes import anew
+    monkeypatch.setattr(batch, "issue_items", not_here)  # the spawned processes import anew
     seen: list[str] = []
     batch.run_batch(runtime, job_id, processes=2, on_item=lambda _i, state: seen.append(state))
     progress = batch.batch_progress(runtime, registrar, job_id)
@@ -186,3 +186,73 @@ def test_a_runtime_other_processes_cannot_open_issues_in_this_process(
     batch.run_batch(local, job_id, processes=2)
     assert batch.batch_progress(runtime, registrar, job_id).done == 52
     assert len(store.blobs) == 52
+
+
+def test_a_group_reserves_consecutive_numbers_in_class_order(
+        runtime: Any, registrar: Any) -> None:
+    job_id, ids = start(runtime, registrar, "预留2707", range(52_300, 52_305))
+    states = batch_items.issue_items(runtime, list(reversed(ids)))
+    assert states == [ItemState.DONE] * 5
+    numbers = [item(runtime, i).number for i in ids]
+    seqs = [int("".join(ch for ch in n.split("〕")[1] if ch.isdigit())) for n in numbers]
+    assert seqs == list(range(seqs[0], seqs[0] + 5)), numbers
+    with runtime.sessions() as s:
+        issued = {i: s.get(Document, item(runtime, i).document_id) for i in ids}
+    assert all(doc is not None and doc.number == item(runtime, i).number
+               for i, doc in issued.items())
+    assert batch.batch_progress(runtime, registrar, job_id).done == 5
+
+
+def test_one_refused_document_does_not_undo_its_group(
+        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from doc_service.errors import WorkflowError
+
+    job_id, ids = start(runtime, registrar, "预留2708", range(52_310, 52_314))
+    real = documents.record_issue
+    victim = item(runtime, ids[2]).student_id
+
+    def refuse_one(rt: Any, session: Any, actor: Any, user: Any, plan: Any, draft: Any,
+                   **k: Any) -> Any:
+        doc = real(rt, session, actor, user, plan, draft, **k)
+        if plan.student_id == victim:
+            session.flush()  # written, then refused: the savepoint must take it back
+            raise WorkflowError("班主任已调离，无法生成签批流程")
+        return doc
+
+    monkeypatch.setattr(documents, "record_issue", refuse_one)
+    states = batch_items.issue_items(runtime, ids)
+    assert states == [ItemState.DONE, ItemState.DONE, ItemState.FAILED, ItemState.DONE]
+    failed = item(runtime, ids[2])
+    assert failed.document_id is None and f"预留文号 {failed.number} 作废" in (failed.error or "")
+    with runtime.sessions() as s:
+        assert s.get(Document, failed.reserved_id) is None
+        count = s.scalar(select(func.count()).select_from(BatchItem).where(
+            BatchItem.job_id == job_id, BatchItem.document_id.is_not(None)))
+    assert count == 3
+
+
+def test_an_unexpected_error_in_a_group_issues_its_items_one_by_one(
+        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    job_id, ids = start(runtime, registrar, "预留2709", range(52_320, 52_323))
+    real = documents.render_drafts
+
+    def breaks_on_groups(rt: Any, drafts: Any, **k: Any) -> Any:
+        if len(drafts) > 1:
+            raise RuntimeError("a bug that only a group meets")
+        return real(rt, drafts, **k)
+
+    monkeypatch.setattr(documents, "render_drafts", breaks_on_groups)
+    assert batch_items.issue_items(runtime, ids) == [ItemState.DONE] * 3
+    for i in ids:
+        done = item(runtime, i)
+        # Claimed twice (the group, then alone), under the number the group reserved.
+        assert done.attempts == 2 and done.document_id == done.reserved_id
+    assert batch.batch_progress(runtime, registrar, job_id).done == 3
+
+
+def test_items_of_a_cancelled_job_are_cancelled_as_a_group(
+        runtime: Any, registrar: Any) -> None:
+    job_id, ids = start(runtime, registrar, "预留2710", range(52_330, 52_333))
+    batch.cancel_batch(runtime, registrar, job_id)
+    assert batch_items.issue_items(runtime, ids) == [None] * 3  # already closed by the cancel
+    assert {item(runtime, i).state for i in ids} == {ItemState.CANCELLED}
