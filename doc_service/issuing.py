@@ -20,7 +20,7 @@ from doc_service.forms.validation import validate
 from doc_service.numbering import next_number
 from doc_service.rendering.context import DocumentMeta
 from doc_service.rendering.pdf import RenderedPdf, default_renderer
-from doc_service.rendering.qr import new_code, verify_url
+from doc_service.rendering.qr import new_code
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,5 @@ def issue_standalone(engine: Engine, form_id: str, raw: Any, institution: Instit
     with engine.begin() as conn:
         if number is None:
             number = form.format_number(year=today.year, seq=next_number(conn, form_id, today.year))
-        meta = DocumentMeta(number=number, code=code,
-                            verify_url=verify_url(institution.public_base_url, code),
-                            issued_on=today)
+        meta = DocumentMeta.issued(institution, number, code, issued_on=today)
         return render_document(form_id, raw, meta, institution, with_docx=with_docx)

@@ -138,7 +138,7 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     from doc_service.issuing import render_document
     from doc_service.rendering.context import DocumentMeta
     from doc_service.rendering.fonts import ensure_fonts
-    from doc_service.rendering.qr import new_code, verify_url
+    from doc_service.rendering.qr import new_code
 
     try:
         data = json.loads(data_json.read_text("utf-8"))
@@ -152,9 +152,8 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
         ks.init_institution(institution.name, list(institution.colleges))
     code = new_code()
     doc_id = f"demo-{form_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
-    meta = DocumentMeta(number=f"演示〔{datetime.now(UTC):%Y}〕1号", code=code,
-                        verify_url=verify_url(institution.public_base_url, code),
-                        document_id=doc_id)
+    meta = DocumentMeta.issued(institution, f"演示〔{datetime.now(UTC):%Y}〕1号", code,
+                               document_id=doc_id)
     try:
         rendered = render_document(form_id, data, meta, institution)
     except DocServiceError as e:

@@ -42,6 +42,19 @@ class DocumentMeta:
     version: int = 1
     document_id: str = ""
 
+    @classmethod
+    def issued(cls, institution: Institution, number: str, code: str, *,
+               issued_on: dt.date | None = None, version: int = 1,
+               document_id: str = "") -> DocumentMeta:
+        """The meta of a document the school issues: its QR code verifies ``code`` at the
+        school's public address."""
+        from doc_service.rendering.qr import verify_url
+
+        return cls(number=number, code=code,
+                   verify_url=verify_url(institution.public_base_url, code),
+                   issued_on=issued_on or dt.date.today(), version=version,
+                   document_id=document_id)
+
 
 def display_values(form: FormSpec, data: dict[str, Any]) -> dict[str, Any]:
     """Per field key, the text printed on paper ('' when absent)."""

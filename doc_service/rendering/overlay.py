@@ -5,9 +5,15 @@ is the same for every student of a batch. :class:`OverlayRenderer` lays the form
 from the first document, with every value hidden: the template marks them as slots
 (``macros.slot``: ``<span data-slot>`` and the QR ``<img data-slot="qr">``), and
 ``visibility: hidden`` keeps their boxes in place but draws nothing. It reads where each
-value's line sits in that layout. Per document it renders only the values, absolutely
-positioned on those lines with the same font, size and alignment, and lays that page over the
-fixed one as a Form XObject (pikepdf), with the document's own title and keywords.
+value's line sits in that layout. Per document it draws only the values, on those lines with
+the same font, size and alignment, and lays that page over the fixed one as a Form XObject
+(pikepdf), with the document's own title and keywords.
+
+The values pages of a group (:meth:`OverlayRenderer.render_many`, up to :data:`MAX_GROUP`)
+are one WeasyPrint document, a page each, drawn directly by ``values_painter`` (or, where it
+declines, laid out as HTML). Each page draws with a face of its own (the forms' faces
+registered again as ``DocSerifP0`` …), so each document embeds a subset of only its own
+characters, never another student's; each page keeps only the resources it names.
 
 It never guesses. A document is rendered in full instead when
 
@@ -241,10 +247,10 @@ class OverlayRenderer:
             with renderer.lock:
                 values_pdf = fits = None
                 if fixed.painter is not None:
-                    values_pdf = fixed.painter.write(
-                        [(face, dict(_SLOT.findall(htmls[i])), src)
-                         for face, (i, _body) in enumerate(pages)
-                         if (src := _qr_src(htmls[i])) is not None])
+                    values_pdf = _painted(fixed.painter, [
+                        (face, dict(_SLOT.findall(htmls[i])), src)
+                        for face, (i, _body) in enumerate(pages)
+                        if (src := _qr_src(htmls[i])) is not None])
                     fits = [True] * len(pages)
                 if values_pdf is None:
                     page = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
@@ -283,6 +289,16 @@ def _page_faces(renderer: PdfRenderer) -> Any:
                  for n in range(MAX_GROUP) for _family, weight, file in _FACES]
         sheet = _FACE_SHEETS[renderer] = renderer.stylesheet("\n".join(rules))
     return sheet
+
+
+def _painted(painter: Any, pages: list[tuple[int, dict[str, str], str]]) -> bytes | None:
+    """The painter's values pages, or None (laid out as HTML instead) if it declines or
+    fails: it drives WeasyPrint's internals, which a release may change."""
+    try:
+        return painter.write(pages)  # type: ignore[no-any-return]
+    except Exception:
+        log.warning("values painter failed; laying the values out as HTML", exc_info=True)
+        return None
 
 
 def _qr_src(html: str) -> str | None:

@@ -12,7 +12,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import TemplateError
 
@@ -53,6 +53,14 @@ class RenderedPdf:
     signature_areas: dict[str, SignatureArea]
     page_count: int
     refused_urls: tuple[str, ...] = field(default=())
+
+
+class DocumentRenderer(Protocol):
+    """What issuing needs of a renderer: :class:`PdfRenderer`, or a batch's
+    ``overlay.OverlayRenderer`` (which also renders many documents at once)."""
+
+    def render(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
+               institution: Institution) -> RenderedPdf: ...
 
 
 def check_glyphs(form: FormSpec, data: dict[str, Any], institution: Institution) -> None:

@@ -275,8 +275,8 @@ def _qr_image(src: str) -> Any:
 
 
 def _operations(pdf: bytes) -> list[list[tuple[Any, ...]]]:
-    """Per page, what the page draws: each text run's size, matrix and glyphs, and each
-    image's placement, with graphics-state bookkeeping and resource names left out."""
+    """Per page, what the page draws: each text run's colour, size, matrix and glyphs, and
+    each image's placement, with graphics-state bookkeeping and resource names left out."""
     import pikepdf
 
     pages: list[list[tuple[Any, ...]]] = []
@@ -299,6 +299,9 @@ def _operations(pdf: bytes) -> list[list[tuple[Any, ...]]]:
                     ops.append(("TJ", (bytes(operands[0]),)))
                 elif name == "Do":
                     ops.append(("Do",))
+                elif name in ("rg", "g", "k", "sc", "scn", "cs"):
+                    ops.append((name, *(round(float(v), 4) if not isinstance(v, pikepdf.Name)
+                                        else str(v) for v in operands)))
             pages.append(_without_identity(ops))
     return pages
 

@@ -16,11 +16,11 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, and_, exists, func, insert, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from doc_service.errors import (
     FieldError,
@@ -413,17 +413,6 @@ def worker_runtime() -> Runtime:
         instance = instance_path()
         _WORKER_RT = open_runtime(instance, secret_key=instance_secret(instance))
     return _WORKER_RT
-
-
-def joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
-    """A view of ``rt`` whose sessions run as SAVEPOINTs inside ``conn``'s transaction."""
-    view = replace(rt)
-    for name in ("keystore", "timestamper", "trust_roots", "font_path"):
-        if name in rt.__dict__:
-            view.__dict__[name] = rt.__dict__[name]
-    view.__dict__["sessions"] = sessionmaker(bind=conn, expire_on_commit=False,
-                                             join_transaction_mode="create_savepoint")
-    return view
 
 
 # --- helpers ---------------------------------------------------------------------------

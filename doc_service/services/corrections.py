@@ -136,8 +136,8 @@ def corrections_for(rt: Runtime, actor: Actor, doc_id: str) -> list[CorrectionRe
 def accept_correction(rt: Runtime, actor: Actor, request_id: int, remark: str = ""
                       ) -> CorrectionRequest:
     """Reissue the document with the corrected data; its chain starts again."""
-    from doc_service.services.batch import joined_runtime
     from doc_service.services.documents import revise_document
+    from doc_service.services.runtime import joined_runtime
 
     user = require_staff(actor, Role.REGISTRAR)
     remark = (remark or "").strip()[:MAX_NOTE]

@@ -33,8 +33,8 @@ from doc_service.forms.spec import FormSpec, load_form
 from doc_service.forms.validation import validate
 from doc_service.numbering import next_number
 from doc_service.rendering.context import DocumentMeta
-from doc_service.rendering.pdf import default_renderer
-from doc_service.rendering.qr import new_code, verify_url
+from doc_service.rendering.pdf import DocumentRenderer, default_renderer
+from doc_service.rendering.qr import new_code
 from doc_service.services.access import (
     POOLED_ROLES,
     Actor,
@@ -136,9 +136,8 @@ def activate_step(rt: Runtime, step: Step, now: dt.datetime) -> None:
 
 def _meta(rt: Runtime, number: str, code: str, issued_on: dt.date, doc_id: str,
           version: int) -> DocumentMeta:
-    return DocumentMeta(number=number, code=code,
-                        verify_url=verify_url(rt.institution.public_base_url, code),
-                        issued_on=issued_on, version=version, document_id=doc_id)
+    return DocumentMeta.issued(rt.institution, number, code, issued_on=issued_on,
+                               version=version, document_id=doc_id)
 
 
 @dataclass(frozen=True)
@@ -195,7 +194,7 @@ def plan_issue(session: Session, user: User, form: FormSpec, data: dict[str, Any
 
 def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
                  doc_id: str | None = None, code: str | None = None, version: int = 1,
-                 renderer: Any = None) -> Draft:
+                 renderer: DocumentRenderer | None = None) -> Draft:
     """Render the draft PDF with its number and QR code and put it in the file store.
 
     Touches no table, so a batch renders outside any lock (and passes its overlay
@@ -212,13 +211,14 @@ def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
 
 
 def render_drafts(rt: Runtime, drafts: Sequence[tuple[IssuePlan, str, str, str]], *,
-                  today: dt.date, renderer: Any) -> list[Draft | DocServiceError]:
+                  today: dt.date, renderer: DocumentRenderer) -> list[Draft | DocServiceError]:
     """:func:`render_draft` for several documents at once, each given as its plan and
     reserved 文号, document id and code: each result is the stored draft, or the error
     that refused it (one bad document does not fail the others). A batch passes its
     overlay ``renderer``, which lays out a group's values together."""
     requests = [(plan.form, plan.data, _meta(rt, number, code, today, doc_id, 1),
                  rt.institution) for plan, number, doc_id, code in drafts]
+    rendered: list[Any]
     if hasattr(renderer, "render_many"):
         rendered = renderer.render_many(requests)
     else:

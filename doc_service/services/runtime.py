@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from doc_service.config import Institution, load_institution
@@ -74,3 +74,14 @@ def open_runtime(instance: Path, *, secret_key: str = "", url: str | None = None
     return Runtime(instance=instance, engine=engine, institution=load_institution(instance),
                    store=FileContentStore(instance / "files"), secret_key=secret_key,
                    settings={"on_sealed": on_sealed})
+
+
+def joined_runtime(rt: Runtime, conn: Connection) -> Runtime:
+    """A view of ``rt`` whose sessions run as SAVEPOINTs inside ``conn``'s transaction."""
+    view = replace(rt)
+    for name in ("keystore", "timestamper", "trust_roots", "font_path"):
+        if name in rt.__dict__:
+            view.__dict__[name] = rt.__dict__[name]
+    view.__dict__["sessions"] = sessionmaker(bind=conn, expire_on_commit=False,
+                                             join_transaction_mode="create_savepoint")
+    return view

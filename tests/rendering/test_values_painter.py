@@ -172,3 +172,18 @@ def test_the_group_keeps_its_documents_apart_when_it_is_larger_than_the_faces(
         chars = unicode_of_fonts(result.pdf)  # type: ignore[union-attr]
         own = "甲乙丙丁戊己庚辛壬癸"[i]
         assert own in chars and not (marks - {own}) & chars
+
+
+def test_a_painter_that_fails_leaves_the_values_to_the_html_layout(
+        overlay: OverlayRenderer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def broken(*_a: Any, **_k: Any) -> Any:
+        raise AttributeError("a WeasyPrint release moved an internal")
+
+    monkeypatch.setattr(values_painter.ValuesPainter, "write", broken)
+    (request,) = requests([STUDENTS[1]])
+    got = overlay.render(*request)
+    assert overlay.overlaid == 2 and overlay.full == 0
+    diff = ImageChops.difference(pixels(got.pdf, tmp_path, "got"),
+                                 pixels(default_renderer().render(*request).pdf, tmp_path,
+                                        "full"))
+    assert diff.getbbox() is None
