@@ -143,7 +143,7 @@ def test_a_resumed_runner_that_was_only_slow_may_still_record(
 
 def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    job_id, ids = start(runtime, registrar, "预留2705", range(52_100, 52_160))
+    job_id, ids = start(runtime, registrar, "预留2705", range(52_400, 52_500))
 
     def not_here(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("a pooled job must not issue in the calling process")
@@ -152,13 +152,13 @@ def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
     seen: list[str] = []
     batch.run_batch(runtime, job_id, processes=2, on_item=lambda _i, state: seen.append(state))
     progress = batch.batch_progress(runtime, registrar, job_id)
-    assert progress.done == 60 and progress.finished and progress.status == "done"
-    assert seen == [ItemState.DONE] * 60
+    assert progress.done == 100 and progress.finished and progress.status == "done"
+    assert seen == [ItemState.DONE] * 100
     with runtime.sessions() as s:
         numbers = list(s.scalars(select(Document.number).join(
             BatchItem, BatchItem.document_id == Document.id).where(BatchItem.job_id == job_id)))
         attempts = set(s.scalars(select(BatchItem.attempts).where(BatchItem.job_id == job_id)))
-    assert len(set(numbers)) == 60 and attempts == {1}
+    assert len(set(numbers)) == 100 and attempts == {1}
 
 
 def test_a_runtime_other_processes_cannot_open_issues_in_this_process(
@@ -182,10 +182,10 @@ def test_a_runtime_other_processes_cannot_open_issues_in_this_process(
 
     store = MemoryStore()
     local = dataclasses.replace(runtime, store=store)
-    job_id, ids = start(runtime, registrar, "预留2706", range(52_200, 52_252))
+    job_id, ids = start(runtime, registrar, "预留2706", range(52_600, 52_702))
     batch.run_batch(local, job_id, processes=2)
-    assert batch.batch_progress(runtime, registrar, job_id).done == 52
-    assert len(store.blobs) == 52
+    assert batch.batch_progress(runtime, registrar, job_id).done == 102
+    assert len(store.blobs) == 102
 
 
 def test_a_group_reserves_consecutive_numbers_in_class_order(
