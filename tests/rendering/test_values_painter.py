@@ -187,3 +187,13 @@ def test_a_painter_that_fails_leaves_the_values_to_the_html_layout(
                                  pixels(default_renderer().render(*request).pdf, tmp_path,
                                         "full"))
     assert diff.getbbox() is None
+
+
+def test_the_fixed_page_embeds_none_of_the_hidden_first_documents_characters() -> None:
+    """The fixed page is laid out from the first document with its values hidden: their
+    glyphs are not drawn, so not embedded, and every later document shares that page."""
+    form, inst = load_form(FORM), Institution()
+    ov = OverlayRenderer(default_renderer(), form, inst)
+    ov.render(form, data(name="欧阳娜娜"), meta(1, "AAAA2222BB"), inst)
+    assert ov._fixed is not None  # noqa: SLF001
+    assert not set("欧阳娜") & unicode_of_fonts(ov._fixed.pdf)  # noqa: SLF001
