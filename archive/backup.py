@@ -1,25 +1,35 @@
 """Backup and restore of the whole archive: the index as JSON lines, plus every indexed blob.
 
-A backup folder (``doc-service-archive-backup/1``)::
+A backup folder (``doc-service-archive-backup/2``)::
 
     backup.json                 format, time, per table: file, row count, SHA-256 of the file
     index/archive_records.jsonl       one JSON object per row, dates in ISO 8601
     index/archive_files.jsonl
     index/archive_access_log.jsonl
+    index/archive_fixity_runs.jsonl       the fixity audit trail (:mod:`archive.fixity`)
+    index/archive_fixity_failures.jsonl
+    index/archive_fixity_coverage.jsonl
     blobs/ab/cd/<sha256>        a FileContentStore holding every file the index names
 
-Consistency without locking: the tables are append-only, so reading records first, then the
-files of exactly those records, then the log lines of those records gives a closed snapshot;
-blobs are copied afterwards (each existed before its record was committed) and re-hashed on
-the way. Usage::
+Format 1 (before the fixity trail was backed up) had only the first three tables; such a
+backup still restores, without a trail. Format 2 names all six, and a format-2 backup lacking
+a trail file is damaged: a trail that silently disappears from a backup would hide failures.
+
+Consistency without locking: the tables are append-only, so reading the fixity runs first,
+then the records, then the files and log lines of exactly those records, then the failures
+and coverage rows of exactly those runs gives a closed snapshot (a run is committed with its
+failures and coverage, and only ever names records archived before it was committed); blobs
+are copied afterwards (each existed before its record was committed) and re-hashed on the
+way. Usage::
 
     backup(engine, store, Path("/backups/archive-2024-09-01"))     # the folder must be new/empty
     restore(engine, store, Path("/backups/archive-2024-09-01"))    # index created beforehand
 
 ``restore`` checks the JSON files against ``backup.json`` and every blob against its name
 before writing anything. It then compares the backup with what the archive already holds:
-a row whose id is present (record, file, log entry) must be identical, and a blob already in
-the store must have the backup's SHA-256, SM3 and size. A disagreement is a
+a row whose id is present (record, file, log entry, fixity run with its failures and
+coverage) must be identical, and a blob already in the store must have the backup's
+SHA-256, SM3 and size. A disagreement is a
 :class:`RestoreFinding` and nothing is written (the archive is write-once; never overwrite).
 Otherwise it puts the missing blobs and inserts the new rows in one transaction, leaving the
 identical ones as they are (``RestoreSummary.unchanged``), so an interrupted restore can be
@@ -37,17 +47,25 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Engine, Table, insert, select
+from sqlalchemy import Connection, Date, DateTime, Engine, Table, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import ArchiveIndexError, PackageError, StoreError
 from .hashing import both_hex
-from .index import access_log, files, records
+from .index import access_log, files, fixity_coverage, fixity_failures, fixity_runs, records
 from .model import as_utc
 from .store import CHUNK, ContentStore, FileContentStore
 
-BACKUP_FORMAT = "doc-service-archive-backup/1"
-TABLES: tuple[Table, ...] = (records, files, access_log)
+BACKUP_FORMAT = "doc-service-archive-backup/2"
+RECORD_TABLES: tuple[Table, ...] = (records, files, access_log)
+"""The archive index proper: what format 1 held."""
+TRAIL_TABLES: tuple[Table, ...] = (fixity_runs, fixity_failures, fixity_coverage)
+"""The fixity audit trail, added in format 2."""
+TABLES: tuple[Table, ...] = RECORD_TABLES + TRAIL_TABLES
+"""Every table a backup holds, in an order that inserts referenced rows first."""
+FORMATS: dict[str, tuple[Table, ...]] = {"doc-service-archive-backup/1": RECORD_TABLES,
+                                         BACKUP_FORMAT: TABLES}
+"""The formats :func:`restore` reads, with the tables each must hold."""
 
 
 @dataclass(frozen=True)
@@ -78,24 +96,47 @@ def _decode(table: Table, row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _rows(conn: Connection, table: Table, *order: Any) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(select(table).order_by(*order))]
+
+
+def _read_snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows, as a closed snapshot (see the module docstring for the order).
+
+    Rows committed while this reads (a record archived, a run finishing) are left out
+    whole: their files, log lines, failures and coverage are filtered away with them.
+    """
+    try:
+        with engine.connect() as conn:
+            run_rows = _rows(conn, fixity_runs, fixity_runs.c.started_at, fixity_runs.c.id)
+            rec_rows = _rows(conn, records, records.c.created_at, records.c.id)
+            ids = {r["id"] for r in rec_rows}
+            runs = {r["id"] for r in run_rows}
+            file_rows = [r for r in _rows(conn, files, files.c.record_id, files.c.position)
+                         if r["record_id"] in ids]
+            log_rows = [r for r in _rows(conn, access_log, access_log.c.at, access_log.c.id)
+                        if r["record_id"] is None or r["record_id"] in ids]
+            failure_rows = [r for r in _rows(conn, fixity_failures, fixity_failures.c.run_id,
+                                             fixity_failures.c.archival_ref,
+                                             fixity_failures.c.position,
+                                             fixity_failures.c.record_id)
+                            if r["run_id"] in runs and r["record_id"] in ids]
+            coverage_rows = [r for r in _rows(conn, fixity_coverage, fixity_coverage.c.seq)
+                             if r["run_id"] in runs and r["record_id"] in ids]
+    except SQLAlchemyError as e:
+        raise ArchiveIndexError(f"cannot read the archive index: {e}") from e
+    return {records.name: rec_rows, files.name: file_rows, access_log.name: log_rows,
+            fixity_runs.name: run_rows, fixity_failures.name: failure_rows,
+            fixity_coverage.name: coverage_rows}
+
+
 def backup(engine: Engine, store: ContentStore, out_dir: str | os.PathLike[str]) -> BackupSummary:
     """Write a complete, self-checking copy of the archive into the new folder ``out_dir``."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise PackageError(f"backup folder {out} is not empty")
-    try:
-        with engine.connect() as conn:
-            rec_rows = [dict(r._mapping) for r in conn.execute(
-                select(records).order_by(records.c.created_at, records.c.id))]
-            ids = {r["id"] for r in rec_rows}
-            file_rows = [dict(r._mapping) for r in conn.execute(
-                select(files).order_by(files.c.record_id, files.c.position))
-                if r.record_id in ids]
-            log_rows = [dict(r._mapping) for r in conn.execute(
-                select(access_log).order_by(access_log.c.at, access_log.c.id))
-                if r.record_id is None or r.record_id in ids]
-    except SQLAlchemyError as e:
-        raise ArchiveIndexError(f"cannot read the archive index: {e}") from e
+    snapshot = _read_snapshot(engine)
+    file_rows = snapshot[files.name]
 
     try:
         (out / "index").mkdir(parents=True, exist_ok=True)
@@ -108,7 +149,8 @@ def backup(engine: Engine, store: ContentStore, out_dir: str | os.PathLike[str])
         manifest: dict[str, Any] = {"format": BACKUP_FORMAT,
                                     "created_at": datetime.now(UTC).isoformat(),
                                     "tables": {}, "blobs": len(shas)}
-        for table, rows in zip(TABLES, (rec_rows, file_rows, log_rows), strict=True):
+        for table in TABLES:
+            rows = snapshot[table.name]
             body = "".join(json.dumps({k: _encode(v) for k, v in r.items()},
                                       ensure_ascii=False, sort_keys=True) + "\n" for r in rows)
             name = f"index/{table.name}.jsonl"
@@ -123,15 +165,19 @@ def backup(engine: Engine, store: ContentStore, out_dir: str | os.PathLike[str])
 
 
 def _read_backup(src: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every table's rows, checked against ``backup.json``; format 1 has an empty trail."""
     try:
         manifest = json.loads((src / "backup.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise PackageError(f"{src} is not an archive backup: {e}") from e
-    if manifest.get("format") != BACKUP_FORMAT:
+    held = FORMATS.get(manifest.get("format"))
+    if held is None:
         raise PackageError(f"unknown backup format {manifest.get('format')!r}")
-    out: dict[str, list[dict[str, Any]]] = {}
-    for table in TABLES:
-        meta = manifest["tables"][table.name]
+    out: dict[str, list[dict[str, Any]]] = {t.name: [] for t in TABLES}
+    for table in held:
+        meta = manifest.get("tables", {}).get(table.name)
+        if meta is None:
+            raise PackageError(f"backup.json names no file for {table.name}")
         try:
             raw = (src / meta["file"]).read_bytes()
         except OSError as e:
@@ -176,13 +222,22 @@ class RestoreFinding:
       (its SHA-256 / SM3 / size / chain hash, or another column);
     * ``file_mismatch`` — a file row of an existing record differs, or is only on one side;
     * ``log_mismatch`` — an access-log entry with that id differs;
+    * ``fixity_run_mismatch`` — a fixity run with that id is in the archive with other
+      values (when, by whom, how much it checked, how many failures, coverage);
+    * ``fixity_failure_mismatch`` — a failure of such a run differs, or is only on one side;
+    * ``fixity_coverage_mismatch`` — the archive numbers the records' first checks
+      otherwise (``archive_fixity_coverage``: the same number for another record or run,
+      or the same record under another number), so the backup's runs would claim checks
+      they never made;
     * ``stored_copy_mismatch`` — a blob the backup names is in the archive's store, but its
       bytes do not have the backup's SHA-256, SM3 and size (changed or damaged on disk);
     * ``stored_copy_unreadable`` — such a blob cannot be read;
     * ``backup_inconsistent`` — a blob in the backup has another SM3 or size than the
-      backup's own index says, or a record's digests are not those of its file rows; here
-      a difference's ``archive`` is the actual value (the bytes, or the file row) and
-      ``backup`` the value the backup's index records.
+      backup's own index says, or a record's digests are not those of its file rows, or
+      its fixity trail names runs, records or files it
+      does not hold (or a run's failure count is not its failure rows'); here a
+      difference's ``archive`` is the actual value (the bytes, the file row, the rows
+      counted) and ``backup`` the value the backup's index records.
     """
 
     kind: str
@@ -199,13 +254,16 @@ class RestoreFinding:
     """Every record naming the blob (blob findings), or the one record."""
     archival_refs: tuple[str, ...] = ()
     """The archival references (档号) of ``record_ids``."""
+    run_id: str = ""
+    """The fixity run (fixity findings)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "detail": self.detail, "record_id": self.record_id,
                 "archival_ref": self.archival_ref, "sha256": self.sha256,
                 "position": self.position, "role": self.role,
                 "differences": [d.to_dict() for d in self.differences],
-                "record_ids": list(self.record_ids), "archival_refs": list(self.archival_refs)}
+                "record_ids": list(self.record_ids), "archival_refs": list(self.archival_refs),
+                "run_id": self.run_id}
 
 
 @dataclass(frozen=True)
@@ -237,9 +295,11 @@ def _differences(table: Table, have: dict[str, Any], want: dict[str, Any]
     return tuple(sorted(diffs, key=lambda d: d.column not in CONTENT_COLUMNS))
 
 
-def _what_differs(diffs: tuple[Difference, ...]) -> str:
+def _what_differs(diffs: tuple[Difference, ...],
+                  shown: tuple[str, ...] | None = CONTENT_COLUMNS) -> str:
+    """The differing columns, with both values for those in ``shown`` (``None``: all)."""
     return ", ".join(f"{d.column}: archive {d.archive!r}, backup {d.backup!r}"
-                     if d.column in CONTENT_COLUMNS else d.column for d in diffs)
+                     if shown is None or d.column in shown else d.column for d in diffs)
 
 
 def _pk(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
@@ -327,6 +387,163 @@ def _compare_index(tables: dict[str, list[dict[str, Any]]],
                 f"{_what_differs(diffs)}", record_id=rid, archival_ref=refs.get(rid, ""),
                 differences=diffs))
     return findings, differing
+
+
+_Rows = dict[str, list[dict[str, Any]]]
+_Present = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+
+
+def _failure_finding(kind: str, detail: str, row: dict[str, Any],
+                     diffs: tuple[Difference, ...] = ()) -> RestoreFinding:
+    return RestoreFinding(
+        kind, detail, record_id=row["record_id"], archival_ref=row["archival_ref"],
+        sha256=row["expected_sha256"], position=row["position"], role=row["role"],
+        differences=diffs, record_ids=(row["record_id"],),
+        archival_refs=(row["archival_ref"],), run_id=row["run_id"])
+
+
+def _by_run(rows: Any, runs: set[str]) -> dict[str, dict[tuple[str, int], dict[str, Any]]]:
+    """Failure rows of ``runs``: run id -> (record id, position) -> row."""
+    out: dict[str, dict[tuple[str, int], dict[str, Any]]] = {}
+    for f in rows:
+        if f["run_id"] in runs:
+            out.setdefault(f["run_id"], {})[(f["record_id"], f["position"])] = f
+    return out
+
+
+def _compare_runs(tables: _Rows, present: _Present) -> tuple[list[RestoreFinding], set[str]]:
+    """Findings for fixity runs the archive holds otherwise; and the ids of runs it holds."""
+    findings: list[RestoreFinding] = []
+    shared: set[str] = set()
+    for row in tables[fixity_runs.name]:
+        have = present[fixity_runs.name].get((row["id"],))
+        if have is None:
+            continue
+        shared.add(row["id"])
+        diffs = _differences(fixity_runs, have, row)
+        if diffs:
+            findings.append(RestoreFinding(
+                "fixity_run_mismatch", f"fixity run {row['id']} is already in the archive "
+                f"and differs from the backup: {_what_differs(diffs, None)}",
+                differences=diffs, run_id=row["id"]))
+    return findings, shared
+
+
+def _compare_failures(tables: _Rows, present: _Present, shared: set[str]
+                      ) -> list[RestoreFinding]:
+    """Findings for the failures of runs on both sides that differ or are on one side only.
+
+    A run is recorded with all its failures at once, so the same run must have the same
+    failures on both sides: one missing from the backup would hide a damaged file.
+    """
+    have_by_run = _by_run(present[fixity_failures.name].values(), shared)
+    want_by_run = _by_run(tables[fixity_failures.name], shared)
+    findings: list[RestoreFinding] = []
+    for run_id in sorted(shared):
+        have_all, want_all = have_by_run.get(run_id, {}), want_by_run.get(run_id, {})
+        for key in sorted(set(have_all) | set(want_all)):
+            have, want = have_all.get(key), want_all.get(key)
+            one = have if have is not None else want
+            assert one is not None  # the key comes from one of the two
+            what = (f"the failure of file {key[1]} of record {one['archival_ref']} "
+                    f"({key[0]}) in fixity run {run_id}")
+            if have is not None and want is not None:
+                diffs = _differences(fixity_failures, have, want)
+                if not diffs:
+                    continue
+                detail = f"{what} differs from the backup: {_what_differs(diffs, None)}"
+            elif have is not None:
+                diffs = (Difference("problem", have["problem"], None),)
+                detail = f"{what} is in the archive only"
+            else:
+                diffs = (Difference("problem", None, one["problem"]),)
+                detail = f"{what} is in the backup only"
+            findings.append(_failure_finding("fixity_failure_mismatch", detail, one, diffs))
+    return findings
+
+
+def _compare_coverage(tables: _Rows, present: _Present, shared: set[str],
+                      refs: dict[str, str]) -> list[RestoreFinding]:
+    """Findings where the archive numbers the records' first checks otherwise.
+
+    A run's ``covers_through`` counts in these numbers, so the backup's runs can join the
+    archive's only if both number every record they share alike (see :mod:`archive.fixity`).
+    """
+    have_by_seq = {k[0]: r for k, r in present[fixity_coverage.name].items()}
+    have_by_record = {r["record_id"]: r for r in have_by_seq.values()}
+    findings: list[RestoreFinding] = []
+
+    def finding(detail: str, row: dict[str, Any], diffs: tuple[Difference, ...]) -> None:
+        rid = row["record_id"]
+        findings.append(RestoreFinding(
+            "fixity_coverage_mismatch", detail, record_id=rid, archival_ref=refs.get(rid, ""),
+            differences=diffs, record_ids=(rid,), archival_refs=(refs.get(rid, ""),),
+            run_id=row["run_id"]))
+
+    for row in tables[fixity_coverage.name]:
+        have = have_by_seq.get(row["seq"]) or have_by_record.get(row["record_id"])
+        if have is None:
+            continue
+        diffs = _differences(fixity_coverage, have, row)
+        if diffs:
+            finding(f"first check number {row['seq']} of record {refs.get(row['record_id'])} "
+                    f"({row['record_id']}) by fixity run {row['run_id']} in the backup "
+                    f"differs from the archive's: {_what_differs(diffs, None)}", row, diffs)
+    want_seqs = {r["seq"] for r in tables[fixity_coverage.name]}
+    for seq, have in sorted(have_by_seq.items()):
+        if have["run_id"] in shared and seq not in want_seqs:
+            finding(f"first check number {seq} of record {refs.get(have['record_id'])} "
+                    f"({have['record_id']}) by fixity run {have['run_id']} is in the archive "
+                    "only", have, (Difference("seq", seq, None),))
+    return findings
+
+
+def _compare_trail(tables: _Rows, present: _Present, refs: dict[str, str]
+                   ) -> list[RestoreFinding]:
+    """Findings for the fixity trail: runs, their failures, the first-check numbers."""
+    findings, shared = _compare_runs(tables, present)
+    return (findings + _compare_failures(tables, present, shared)
+            + _compare_coverage(tables, present, shared, refs))
+
+
+def _trail_self_check(tables: _Rows) -> list[RestoreFinding]:
+    """The backup's trail must hold what it names, and each run all its failures.
+
+    A backup is a closed snapshot (see the module docstring): a failure or coverage row
+    naming a run, record or file the backup lacks, or a run whose failure count is not its
+    failure rows, means the trail was edited (a failure taken out hides a damaged file).
+    """
+    runs = {r["id"]: r for r in tables[fixity_runs.name]}
+    refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
+    held = {(f["record_id"], f["position"]) for f in tables[files.name]}
+    findings: list[RestoreFinding] = []
+    counted: dict[str, int] = {}
+    for f in tables[fixity_failures.name]:
+        counted[f["run_id"]] = counted.get(f["run_id"], 0) + 1
+        lacks = ("run" if f["run_id"] not in runs else
+                 "file" if (f["record_id"], f["position"]) not in held else "")
+        if lacks:
+            findings.append(_failure_finding(
+                "backup_inconsistent", f"the failure of file {f['position']} of record "
+                f"{f['archival_ref']} ({f['record_id']}) in fixity run {f['run_id']} names a "
+                f"{lacks} the backup does not hold", f))
+    for c in tables[fixity_coverage.name]:
+        lacks = ("run" if c["run_id"] not in runs else
+                 "record" if c["record_id"] not in refs else "")
+        if lacks:
+            findings.append(RestoreFinding(
+                "backup_inconsistent", f"first check number {c['seq']} of record "
+                f"{c['record_id']} by fixity run {c['run_id']} names a {lacks} the backup "
+                "does not hold", record_id=c["record_id"],
+                archival_ref=refs.get(c["record_id"], ""), run_id=c["run_id"]))
+    for run_id, run in runs.items():
+        n = counted.get(run_id, 0)
+        if n != run["failures"]:
+            findings.append(RestoreFinding(
+                "backup_inconsistent", f"fixity run {run_id} in the backup records "
+                f"{run['failures']} failures, but the backup holds {n} failure rows of it",
+                differences=(Difference("failures", n, run["failures"]),), run_id=run_id))
+    return findings
 
 
 def _self_check(tables: dict[str, list[dict[str, Any]]]) -> list[RestoreFinding]:
@@ -440,10 +657,11 @@ def restore(engine: Engine, store: ContentStore,
             backup_dir: str | os.PathLike[str]) -> RestoreSummary:
     """Put a backup made by :func:`backup` into ``store`` and the index behind ``engine``.
 
-    Compares before writing: a record, file or log entry already in the archive must be
-    exactly as in the backup, and a blob already in the store must have the backup's
-    SHA-256, SM3 and size. Any disagreement is a finding and nothing is written; otherwise
-    the missing blobs and rows are added and identical records are left as they are.
+    Compares before writing: a record, file, log entry or fixity run (with its failures
+    and first-check numbers) already in the archive must be exactly as in the backup, and
+    a blob already in the store must have the backup's SHA-256, SM3 and size. Any
+    disagreement is a finding, every one is reported, and nothing is written; otherwise
+    the missing blobs and rows are added and identical rows are left as they are.
     Raises :class:`PackageError` when the backup itself is incomplete or damaged.
     """
     src = Path(backup_dir)
@@ -456,6 +674,7 @@ def restore(engine: Engine, store: ContentStore,
     findings += own
     differing.update(f.record_id for f in own)
     refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
+    findings += _compare_trail(tables, present, refs) + _trail_self_check(tables)
     try:
         blob_findings, touched, missing = _check_blobs(tables, backup_blobs, store, refs)
     except StoreError as e:

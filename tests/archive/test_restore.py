@@ -29,6 +29,11 @@ def archived(engine, store, make_input):
     return a, b
 
 
+NO_TRAIL = {"archive_fixity_runs": 0, "archive_fixity_failures": 0,
+            "archive_fixity_coverage": 0}
+"""What a restore adds to the fixity trail when neither side has run a fixity check."""
+
+
 def record_ids(engine) -> set[str]:
     return {r.id for r in search(engine, include_voids=True)}
 
@@ -62,12 +67,13 @@ def test_identical_records_are_reported_present_and_unchanged(engine, make_engin
     assert same.ok and same.findings == ()
     assert set(same.unchanged) == everything and len(everything) == 3
     assert same.inserted == {"archive_records": 0, "archive_files": 0,
-                             "archive_access_log": 0}
+                             "archive_access_log": 0, **NO_TRAIL}
 
     fresh, fresh_store = make_engine(), FileContentStore(tmp_path / "fresh")
     first = restore(fresh, fresh_store, tmp_path / "bk")
     assert first.ok and first.unchanged == ()
-    assert first.inserted == {"archive_records": 3, "archive_files": 5, "archive_access_log": 1}
+    assert first.inserted == {"archive_records": 3, "archive_files": 5, "archive_access_log": 1,
+                              **NO_TRAIL}
     again = restore(fresh, fresh_store, tmp_path / "bk")
     assert again.ok and set(again.unchanged) == everything
     assert sum(again.inserted.values()) == 0
@@ -111,7 +117,8 @@ def test_sm3_changed_in_the_backup_is_a_finding_and_nothing_is_written(
     # nothing written: DOC-3 is neither indexed nor stored, DOC-1 is not "unchanged"
     assert doc3.id not in record_ids(fresh) and not fresh_store.exists(doc3.sha256)
     assert doc1.id not in s.unchanged
-    assert s.inserted == {"archive_records": 0, "archive_files": 0, "archive_access_log": 0}
+    assert s.inserted == {"archive_records": 0, "archive_files": 0, "archive_access_log": 0,
+                          **NO_TRAIL}
 
 
 def test_backup_pointing_a_record_at_another_pdf_is_reported(engine, store, archived,
