@@ -28,7 +28,8 @@ way. Usage::
 ``restore`` checks the JSON files against ``backup.json`` and every blob against its name
 before writing anything. It then compares the backup with what the archive already holds:
 a row whose id is present (record, file, log entry, fixity run with its failures and
-coverage) must be identical, and a blob already in the store must have the backup's
+coverage) must be identical, a new record must not take a 档号 (or a document version) the
+archive has given another record, and a blob already in the store must have the backup's
 SHA-256, SM3 and size. A disagreement is a
 :class:`RestoreFinding` and nothing is written (the archive is write-once; never overwrite).
 Otherwise it puts the missing blobs and inserts the new rows in one transaction, leaving the
@@ -222,6 +223,12 @@ class RestoreFinding:
       (its SHA-256 / SM3 / size / chain hash, or another column);
     * ``file_mismatch`` — a file row of an existing record differs, or is only on one side;
     * ``log_mismatch`` — an access-log entry with that id differs;
+    * ``archival_ref_clash`` — a record of the backup that the archive lacks has a 档号
+      (archival reference, or the school code, year, retention and number it is made of)
+      the archive has already given another record; ``record_ids`` and ``archival_refs``
+      are the backup's record, then the archive's;
+    * ``dedupe_key_clash`` — likewise for the document version (or the voided record) the
+      new record archives: the archive holds it under another record id;
     * ``fixity_run_mismatch`` — a fixity run with that id is in the archive with other
       values (when, by whom, how much it checked, how many failures, coverage);
     * ``fixity_failure_mismatch`` — a failure of such a run differs, or is only on one side;
@@ -234,7 +241,7 @@ class RestoreFinding:
     * ``stored_copy_unreadable`` — such a blob cannot be read;
     * ``backup_inconsistent`` — a blob in the backup has another SM3 or size than the
       backup's own index says, or a record's digests are not those of its file rows, or
-      its fixity trail names runs, records or files it
+      two of its records share a 档号, or its fixity trail names runs, records or files it
       does not hold (or a run's failure count is not its failure rows'); here a
       difference's ``archive`` is the actual value (the bytes, the file row, the rows
       counted) and ``backup`` the value the backup's index records.
@@ -391,6 +398,54 @@ def _compare_index(tables: dict[str, list[dict[str, Any]]],
 
 _Rows = dict[str, list[dict[str, Any]]]
 _Present = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+
+_RECORD_KEYS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("archival_ref_clash", ("archival_ref",), "archival reference (档号)"),
+    ("archival_ref_clash", ("school_code", "ref_year", "retention", "seq"),
+     "school code, year, retention and number (the parts of the 档号)"),
+    ("dedupe_key_clash", ("dedupe_key",), "document version (dedupe key)"),
+)
+"""The UNIQUE keys of ``archive_records`` besides its id: (finding kind, columns, name)."""
+
+
+def _key(row: dict[str, Any], cols: tuple[str, ...]) -> tuple[Any, ...]:
+    return tuple(row[c] for c in cols)
+
+
+def _record_clashes(tables: _Rows, present: _Present) -> list[RestoreFinding]:
+    """Findings for new records whose 档号 or document version belongs to another record.
+
+    Such a record cannot be inserted (a UNIQUE constraint refuses it), and which of the two
+    is right is for a person to find out: so it is reported like any other difference
+    (one finding per record and kind) instead of failing the restore half-way.
+    """
+    have_records = present[records.name]
+    new = [r for r in tables[records.name] if (r["id"],) not in have_records]
+    findings: list[RestoreFinding] = []
+    reported: set[tuple[str, str, str]] = set()
+    for kind, cols, what in _RECORD_KEYS:
+        owners = {_key(r, cols): r for r in have_records.values()}
+        in_backup: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in new:
+            key = _key(row, cols)
+            other = owners.get(key)
+            where = "the archive's"
+            if other is None:
+                other, where = in_backup.get(key), "the backup's"
+            in_backup.setdefault(key, row)
+            if other is None or (kind, row["id"], other["id"]) in reported:
+                continue
+            reported.add((kind, row["id"], other["id"]))
+            findings.append(RestoreFinding(
+                kind if where == "the archive's" else "backup_inconsistent",
+                f"record {row['archival_ref']} ({row['id']}) of the backup is not in the "
+                f"archive, but {where} record {other['archival_ref']} ({other['id']}) has "
+                f"the same {what}: {', '.join(map(str, _key(row, cols)))}",
+                record_id=row["id"], archival_ref=row["archival_ref"], sha256=row["sha256"],
+                differences=(Difference("id", other["id"], row["id"]),),
+                record_ids=(row["id"], other["id"]),
+                archival_refs=(row["archival_ref"], other["archival_ref"])))
+    return findings
 
 
 def _failure_finding(kind: str, detail: str, row: dict[str, Any],
@@ -658,8 +713,9 @@ def restore(engine: Engine, store: ContentStore,
     """Put a backup made by :func:`backup` into ``store`` and the index behind ``engine``.
 
     Compares before writing: a record, file, log entry or fixity run (with its failures
-    and first-check numbers) already in the archive must be exactly as in the backup, and
-    a blob already in the store must have the backup's SHA-256, SM3 and size. Any
+    and first-check numbers) already in the archive must be exactly as in the backup, a
+    new record must not take a 档号 or document version the archive gave another record,
+    and a blob already in the store must have the backup's SHA-256, SM3 and size. Any
     disagreement is a finding, every one is reported, and nothing is written; otherwise
     the missing blobs and rows are added and identical rows are left as they are.
     Raises :class:`PackageError` when the backup itself is incomplete or damaged.
@@ -673,6 +729,7 @@ def restore(engine: Engine, store: ContentStore,
     own = _self_check(tables)
     findings += own
     differing.update(f.record_id for f in own)
+    findings += _record_clashes(tables, present)
     refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
     findings += _compare_trail(tables, present, refs) + _trail_self_check(tables)
     try:
