@@ -1,34 +1,38 @@
 """Backup and restore of the whole archive: the index as JSON lines, plus every indexed blob.
 
-A backup folder (``doc-service-archive-backup/2``)::
+A backup folder (``doc-service-archive-backup/3``)::
 
     backup.json                 format, time, per table: file, row count, SHA-256 of the file
     index/archive_records.jsonl       one JSON object per row, dates in ISO 8601
     index/archive_files.jsonl
     index/archive_access_log.jsonl
-    index/archive_fixity_runs.jsonl       the fixity audit trail (:mod:`archive.fixity`)
+    index/archive_fixity_run_starts.jsonl the fixity audit trail (:mod:`archive.fixity`)
+    index/archive_fixity_runs.jsonl
     index/archive_fixity_failures.jsonl
     index/archive_fixity_coverage.jsonl
     blobs/ab/cd/<sha256>        a FileContentStore holding every file the index names
 
 Format 1 (before the fixity trail was backed up) had only the first three tables; such a
-backup still restores, without a trail. Format 2 names all six, and a format-2 backup lacking
-a trail file is damaged: a trail that silently disappears from a backup would hide failures.
+backup still restores, without a trail. Format 2 added the runs, failures and coverage, but
+not the runs' starts (recorded since revision 0006); it restores without them (its runs are
+finished runs). Format 3 names all seven. A backup lacking a table its format names is
+damaged: a trail that silently disappears from a backup would hide failures.
 
 Consistency without locking: the tables are append-only, so reading the fixity runs first,
-then the records, then the files and log lines of exactly those records, then the failures
-and coverage rows of exactly those runs gives a closed snapshot (a run is committed with its
-failures and coverage, and only ever names records archived before it was committed); blobs
-are copied afterwards (each existed before its record was committed) and re-hashed on the
-way. Usage::
+then their starts, then the records, then the files and log lines of exactly those records,
+then the failures and coverage rows of exactly those runs gives a closed snapshot (a run is
+committed with its failures and coverage, after its start, and only ever names records
+archived before it was committed; a start read without its run is a run that had not
+finished then, and is restored as such); blobs are copied afterwards (each existed before
+its record was committed) and re-hashed on the way. Usage::
 
     backup(engine, store, Path("/backups/archive-2024-09-01"))     # the folder must be new/empty
     restore(engine, store, Path("/backups/archive-2024-09-01"))    # index created beforehand
 
 ``restore`` checks the JSON files against ``backup.json`` and every blob against its name
 before writing anything. It then compares the backup with what the archive already holds:
-a row whose id is present (record, file, log entry, fixity run with its failures and
-coverage) must be identical, a new record must not take a 档号 (or a document version) the
+a row whose id is present (record, file, log entry, fixity run with its start, failures
+and coverage) must be identical, a new record must not take a 档号 (or a document version) the
 archive has given another record, and a blob already in the store must have the backup's
 SHA-256, SM3 and size. A disagreement is a
 :class:`RestoreFinding` and nothing is written (the archive is write-once; never overwrite).
@@ -53,19 +57,32 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import ArchiveIndexError, PackageError, StoreError
 from .hashing import both_hex
-from .index import access_log, files, fixity_coverage, fixity_failures, fixity_runs, records
+from .index import (
+    access_log,
+    files,
+    fixity_coverage,
+    fixity_failures,
+    fixity_run_starts,
+    fixity_runs,
+    records,
+)
 from .model import as_utc
 from .store import CHUNK, ContentStore, FileContentStore
 
-BACKUP_FORMAT = "doc-service-archive-backup/2"
+BACKUP_FORMAT = "doc-service-archive-backup/3"
 RECORD_TABLES: tuple[Table, ...] = (records, files, access_log)
 """The archive index proper: what format 1 held."""
-TRAIL_TABLES: tuple[Table, ...] = (fixity_runs, fixity_failures, fixity_coverage)
-"""The fixity audit trail, added in format 2."""
+RUN_TABLES: tuple[Table, ...] = (fixity_runs, fixity_failures, fixity_coverage)
+"""The finished runs of the fixity audit trail, added in format 2."""
+TRAIL_TABLES: tuple[Table, ...] = (fixity_run_starts, *RUN_TABLES)
+"""The whole fixity audit trail: format 3 added the runs' starts."""
 TABLES: tuple[Table, ...] = RECORD_TABLES + TRAIL_TABLES
 """Every table a backup holds, in an order that inserts referenced rows first."""
-FORMATS: dict[str, tuple[Table, ...]] = {"doc-service-archive-backup/1": RECORD_TABLES,
-                                         BACKUP_FORMAT: TABLES}
+FORMATS: dict[str, tuple[Table, ...]] = {
+    "doc-service-archive-backup/1": RECORD_TABLES,
+    "doc-service-archive-backup/2": RECORD_TABLES + RUN_TABLES,
+    BACKUP_FORMAT: TABLES,
+}
 """The formats :func:`restore` reads, with the tables each must hold."""
 
 
@@ -110,6 +127,8 @@ def _read_snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     try:
         with engine.connect() as conn:
             run_rows = _rows(conn, fixity_runs, fixity_runs.c.started_at, fixity_runs.c.id)
+            start_rows = _rows(conn, fixity_run_starts, fixity_run_starts.c.started_at,
+                               fixity_run_starts.c.id)
             rec_rows = _rows(conn, records, records.c.created_at, records.c.id)
             ids = {r["id"] for r in rec_rows}
             runs = {r["id"] for r in run_rows}
@@ -127,7 +146,8 @@ def _read_snapshot(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     except SQLAlchemyError as e:
         raise ArchiveIndexError(f"cannot read the archive index: {e}") from e
     return {records.name: rec_rows, files.name: file_rows, access_log.name: log_rows,
-            fixity_runs.name: run_rows, fixity_failures.name: failure_rows,
+            fixity_run_starts.name: start_rows, fixity_runs.name: run_rows,
+            fixity_failures.name: failure_rows,
             fixity_coverage.name: coverage_rows}
 
 
@@ -166,7 +186,11 @@ def backup(engine: Engine, store: ContentStore, out_dir: str | os.PathLike[str])
 
 
 def _read_backup(src: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every table's rows, checked against ``backup.json``; format 1 has an empty trail."""
+    """Every table's rows, checked against ``backup.json``.
+
+    The tables an older format did not hold are empty: format 1 has no trail, format 2
+    no starts.
+    """
     try:
         manifest = json.loads((src / "backup.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
@@ -231,6 +255,10 @@ class RestoreFinding:
       new record archives: the archive holds it under another record id;
     * ``fixity_run_mismatch`` — a fixity run with that id is in the archive with other
       values (when, by whom, how much it checked, how many failures, coverage);
+    * ``fixity_start_mismatch`` — the start of a fixity run says otherwise in the archive
+      when the run started or who ran it (the archive's start of that run, or, lacking
+      one, its finished run; a finished run of the backup is compared likewise with the
+      archive's start when the backup holds none);
     * ``fixity_failure_mismatch`` — a failure of such a run differs, or is only on one side;
     * ``fixity_coverage_mismatch`` — the archive numbers the records' first checks
       otherwise (``archive_fixity_coverage``: the same number for another record or run,
@@ -242,7 +270,8 @@ class RestoreFinding:
     * ``backup_inconsistent`` — a blob in the backup has another SM3 or size than the
       backup's own index says, or a record's digests are not those of its file rows, or
       two of its records share a 档号, or its fixity trail names runs, records or files it
-      does not hold (or a run's failure count is not its failure rows'); here a
+      does not hold (or a run's failure count is not its failure rows', or a run's start
+      and its end disagree on when it started or who ran it); here a
       difference's ``archive`` is the actual value (the bytes, the file row, the rows
       counted) and ``backup`` the value the backup's index records.
     """
@@ -553,11 +582,61 @@ def _compare_coverage(tables: _Rows, present: _Present, shared: set[str],
     return findings
 
 
+START_COLUMNS = ("started_at", "run_by")
+"""What a run's start and its end both say: when it started and who ran it."""
+
+
+def _start_differences(have: dict[str, Any], want: dict[str, Any]) -> tuple[Difference, ...]:
+    """Where two rows (a start or a finished run, either side) tell a run's start otherwise."""
+    return tuple(Difference(c, _encode(have[c]), _encode(want[c])) for c in START_COLUMNS
+                 if _encode(have[c]) != _encode(want[c]))
+
+
+def _start_finding(run_id: str, detail: str, diffs: tuple[Difference, ...]) -> RestoreFinding:
+    return RestoreFinding("fixity_start_mismatch", f"{detail}: {_what_differs(diffs, None)}",
+                          differences=diffs, run_id=run_id)
+
+
+def _compare_starts(tables: _Rows, present: _Present) -> list[RestoreFinding]:
+    """Findings for runs whose start the archive records otherwise than the backup.
+
+    A start is write-once like the rest of the trail: the backup's start of a run must be
+    the archive's (or agree with the archive's finished run, if the archive has no start
+    of it), and a finished run of the backup without its start must agree with the
+    archive's start. One finding per run; a run whose end differs is ``fixity_run_mismatch``.
+    """
+    have_starts = present[fixity_run_starts.name]
+    have_runs = present[fixity_runs.name]
+    findings: list[RestoreFinding] = []
+    started = set()
+    for row in tables[fixity_run_starts.name]:
+        started.add(row["id"])
+        have = have_starts.get((row["id"],))
+        what = "start" if have is not None else "finished run"
+        have = have if have is not None else have_runs.get((row["id"],))
+        diffs = _start_differences(have, row) if have is not None else ()
+        if diffs:
+            findings.append(_start_finding(
+                row["id"], f"the start of fixity run {row['id']} in the backup differs from "
+                f"the archive's {what}", diffs))
+    for row in tables[fixity_runs.name]:
+        have = have_starts.get((row["id"],))
+        if row["id"] in started or have is None:
+            continue
+        diffs = _start_differences(have, row)
+        if diffs:
+            findings.append(_start_finding(
+                row["id"], f"fixity run {row['id']} in the backup differs from the archive's "
+                "start of it", diffs))
+    return findings
+
+
 def _compare_trail(tables: _Rows, present: _Present, refs: dict[str, str]
                    ) -> list[RestoreFinding]:
-    """Findings for the fixity trail: runs, their failures, the first-check numbers."""
+    """Findings for the fixity trail: starts, runs, their failures, the first-check numbers."""
     findings, shared = _compare_runs(tables, present)
-    return (findings + _compare_failures(tables, present, shared)
+    return (_compare_starts(tables, present) + findings
+            + _compare_failures(tables, present, shared)
             + _compare_coverage(tables, present, shared, refs))
 
 
@@ -565,8 +644,9 @@ def _trail_self_check(tables: _Rows) -> list[RestoreFinding]:
     """The backup's trail must hold what it names, and each run all its failures.
 
     A backup is a closed snapshot (see the module docstring): a failure or coverage row
-    naming a run, record or file the backup lacks, or a run whose failure count is not its
-    failure rows, means the trail was edited (a failure taken out hides a damaged file).
+    naming a run, record or file the backup lacks, a run whose failure count is not its
+    failure rows, or a run whose start says another time or person than its end, means
+    the trail was edited (a failure taken out hides a damaged file).
     """
     runs = {r["id"]: r for r in tables[fixity_runs.name]}
     refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
@@ -591,6 +671,14 @@ def _trail_self_check(tables: _Rows) -> list[RestoreFinding]:
                 f"{c['record_id']} by fixity run {c['run_id']} names a {lacks} the backup "
                 "does not hold", record_id=c["record_id"],
                 archival_ref=refs.get(c["record_id"], ""), run_id=c["run_id"]))
+    for start in tables[fixity_run_starts.name]:
+        run = runs.get(start["id"])
+        diffs = _start_differences(start, run) if run is not None else ()
+        if diffs:
+            findings.append(RestoreFinding(
+                "backup_inconsistent", f"fixity run {start['id']} in the backup does not "
+                f"match its own start: {_what_differs(diffs, None)} (start vs run)",
+                differences=diffs, run_id=start["id"]))
     for run_id, run in runs.items():
         n = counted.get(run_id, 0)
         if n != run["failures"]:
@@ -712,8 +800,8 @@ def restore(engine: Engine, store: ContentStore,
             backup_dir: str | os.PathLike[str]) -> RestoreSummary:
     """Put a backup made by :func:`backup` into ``store`` and the index behind ``engine``.
 
-    Compares before writing: a record, file, log entry or fixity run (with its failures
-    and first-check numbers) already in the archive must be exactly as in the backup, a
+    Compares before writing: a record, file, log entry or fixity run (with its start,
+    failures and first-check numbers) already in the archive must be exactly as in the backup, a
     new record must not take a 档号 or document version the archive gave another record,
     and a blob already in the store must have the backup's SHA-256, SM3 and size. Any
     disagreement is a finding, every one is reported, and nothing is written; otherwise

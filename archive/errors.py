@@ -11,6 +11,7 @@ Hierarchy::
     ├── ArchiveConflictError          (document, version) is archived with other content
     ├── RecordNotFoundError           no archive record with that id / 档号
     ├── RecordStateError              the record cannot take that step (void a void ...)
+    ├── FixityInterruptedError        a fixity run failed after its start was recorded
     └── PackageError                  a transfer package or backup cannot be written or read
                                       (a failed check is a report, not an exception)
 
@@ -20,6 +21,11 @@ the report the check returns.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .model import FixityRun
 
 
 class ArchiveError(Exception):
@@ -56,6 +62,18 @@ class RecordNotFoundError(ArchiveError):
 
 class RecordStateError(ArchiveError):
     """The record cannot take this step (voiding a void record, voiding twice ...)."""
+
+
+class FixityInterruptedError(ArchiveError):
+    """A fixity run failed after its start was recorded; the original error is the cause.
+
+    The trail shows the run as unfinished (its start, no end): ``run`` is that run, so the
+    caller can name it to whoever has to look into the failure.
+    """
+
+    def __init__(self, message: str, run: FixityRun) -> None:
+        super().__init__(message)
+        self.run = run
 
 
 class PackageError(ArchiveError):

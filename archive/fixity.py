@@ -7,9 +7,14 @@ three times slower than SHA-256 here, so it is computed only for a file that fai
 what was found beside what was expected.
 
 The audit trail. Every run is recorded, append-only, in the index's fixity tables
-(:mod:`archive.index`): one ``archive_fixity_runs`` row (start, end, who ran it, records,
-files and bytes checked), one ``archive_fixity_failures`` row per failed (record, file) with
-the expected and found SHA-256 and SM3, written in one transaction at the end of the run.
+(:mod:`archive.index`). Before it hashes anything, a run commits its start in a transaction
+of its own: one ``archive_fixity_run_starts`` row (id, start, who ran it). At its end it
+writes, in one transaction, one ``archive_fixity_runs`` row under the same id (start, end,
+who ran it, records, files and bytes checked) and one ``archive_fixity_failures`` row per
+failed (record, file) with the expected and found SHA-256 and SM3. A start without a runs
+row is an *unfinished* run (crashed, killed, or still going): the readers below list it,
+with no end time, so an interrupted run is never silently lost. Runs recorded before starts
+were (revision 0006) have a runs row only, and are finished.
 
 Which records a run checked, without a row per record and run: records are never deleted, so
 a run checks every record an earlier run checked, plus new ones. ``archive_fixity_coverage``
@@ -20,6 +25,10 @@ record's number. Two overlapping runs can see different records; a run then clai
 numbers it really checked (``covers_through`` stops before the first record it did not see),
 never more. The numbers are assigned by the run (max + 1, ...), so two runs finishing at the
 same moment collide on them and the later one reads the table again.
+
+Reading the trail (:func:`fixity_runs`, :func:`fixity_run`, :func:`fixity_failures`,
+:func:`record_fixity`, :func:`unfinished_before`) is in :mod:`archive.fixity_trail`,
+re-exported here.
 """
 
 from __future__ import annotations
@@ -37,21 +46,28 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .errors import ArchiveIndexError, ArchiveInputError, BlobNotFoundError, StoreError
+from .errors import (
+    ArchiveIndexError,
+    ArchiveInputError,
+    BlobNotFoundError,
+    FixityInterruptedError,
+    StoreError,
+)
+from .fixity_trail import (  # noqa: F401 - the trail's readers, re-exported for callers
+    fixity_failures,
+    fixity_run,
+    fixity_runs,
+    record_fixity,
+    unfinished_before,
+)
 from .hashing import both_hex
 from .index import files as files_table
 from .index import fixity_coverage as coverage_table
 from .index import fixity_failures as failures_table
+from .index import fixity_run_starts as starts_table
 from .index import fixity_runs as runs_table
 from .index import records as records_table
-from .model import (
-    FileRole,
-    FixityFailure,
-    FixityProblem,
-    FixityRun,
-    RecordFixity,
-    as_utc,
-)
+from .model import FileRole, FixityFailure, FixityProblem, FixityRun, as_utc
 from .store import CHUNK, ContentStore, verify_blob
 
 _RETRIES = 8
@@ -285,19 +301,45 @@ def _default_runner() -> str:
         return f"uid {os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
+def _record_start(engine: Engine, run: FixityRun) -> None:
+    """Commit the run's start on its own, so the trail keeps the run even if it never ends."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(starts_table).values(
+                id=run.id, started_at=run.started_at, run_by=run.run_by))
+    except SQLAlchemyError as e:
+        raise ArchiveIndexError(f"cannot record the start of the fixity run: {e}") from e
+
+
 def run_fixity(engine: Engine, store: ContentStore, *, run_by: str | None = None,
                workers: int | None = None) -> FixityReport:
     """Re-hash every file the index names (each distinct blob once) and record the run.
 
     ``run_by`` is who ran it: the user at the command line, or
     :data:`archive.model.SCHEDULED`; by default the operating-system user of this process.
-    Raises :class:`ArchiveIndexError` if the index cannot be read or the run not recorded.
+    The start is committed before anything is hashed. Raises :class:`ArchiveIndexError` if
+    the start cannot be recorded; any failure after that is raised as
+    :class:`FixityInterruptedError` naming the run, which the trail shows unfinished.
     """
     who = (_default_runner() if run_by is None else run_by).strip()
     if not who:
         raise ArchiveInputError("a fixity run needs the name of who ran it")
-    run_id = uuid.uuid4().hex
-    started = datetime.now(UTC)
+    begun = FixityRun(id=uuid.uuid4().hex, started_at=datetime.now(UTC), ended_at=None,
+                      run_by=who[:100], records_checked=0, files_checked=0, bytes_checked=0,
+                      failures=0, covers_through=0)
+    _record_start(engine, begun)
+    try:
+        return _check_and_record(engine, store, begun, workers)
+    except Exception as e:
+        raise FixityInterruptedError(
+            f"fixity run {begun.id} did not finish (its start is recorded, its end is "
+            f"not): {type(e).__name__}: {e}", begun) from e
+
+
+def _check_and_record(engine: Engine, store: ContentStore, begun: FixityRun,
+                      workers: int | None) -> FixityReport:
+    """The run proper, after its start is recorded: read the index, hash, record the end."""
+    run_id, started, who = begun.id, begun.started_at, begun.run_by
     snap = _snapshot(engine)
     start = time.perf_counter()
     bad, count, total = check_blobs(store, sorted(snap.owners), workers=workers)
@@ -306,97 +348,7 @@ def run_fixity(engine: Engine, store: ContentStore, *, run_by: str | None = None
                      for sha, problem, detail in bad)
     failures = _failures(engine, store, run_id, snap, bad)
     run = FixityRun(id=run_id, started_at=started, ended_at=datetime.now(UTC),
-                    run_by=who[:100], records_checked=len(snap.archived_at), files_checked=count,
+                    run_by=who, records_checked=len(snap.archived_at), files_checked=count,
                     bytes_checked=total, failures=len(failures), covers_through=0)
     run = _record_run(engine, run, failures, snap.archived_at)
     return FixityReport(count, total, seconds, findings, run, tuple(failures))
-
-
-# ====================================================================== reading the trail
-def _to_run(row: Any) -> FixityRun:
-    m = row._mapping
-    return FixityRun(id=m["id"], started_at=as_utc(m["started_at"]),
-                     ended_at=as_utc(m["ended_at"]), run_by=m["run_by"],
-                     records_checked=m["records_checked"], files_checked=m["files_checked"],
-                     bytes_checked=m["bytes_checked"], failures=m["failures"],
-                     covers_through=m["covers_through"])
-
-
-def _to_failure(row: Any) -> FixityFailure:
-    m = row._mapping
-    return FixityFailure(
-        run_id=m["run_id"], record_id=m["record_id"], archival_ref=m["archival_ref"],
-        position=m["position"], role=FileRole(m["role"]), problem=FixityProblem(m["problem"]),
-        expected_sha256=m["expected_sha256"], expected_sm3=m["expected_sm3"],
-        expected_size=m["expected_size"], found_sha256=m["found_sha256"],
-        found_sm3=m["found_sm3"], found_size=m["found_size"], detail=m["detail"])
-
-
-def fixity_runs(engine: Engine, *, limit: int = 20, offset: int = 0) -> list[FixityRun]:
-    """The recorded runs, newest first."""
-    q = (select(runs_table).order_by(runs_table.c.started_at.desc(), runs_table.c.id)
-         .limit(max(1, min(int(limit), 1000))).offset(max(0, int(offset))))
-    try:
-        with engine.connect() as conn:
-            return [_to_run(r) for r in conn.execute(q)]
-    except SQLAlchemyError as e:
-        raise ArchiveIndexError(f"cannot read the fixity runs: {e}") from e
-
-
-def fixity_run(engine: Engine, run_id: str) -> FixityRun | None:
-    """One recorded run, or ``None``."""
-    try:
-        with engine.connect() as conn:
-            row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
-    except SQLAlchemyError as e:
-        raise ArchiveIndexError(f"cannot read the fixity runs: {e}") from e
-    return _to_run(row) if row is not None else None
-
-
-def fixity_failures(engine: Engine, run_id: str, *,
-                    college: str | None = None) -> list[FixityFailure]:
-    """A run's failures by 档号 and file; only those of ``college``'s records if given."""
-    t = failures_table
-    q = select(t).where(t.c.run_id == run_id)
-    if college is not None:
-        q = q.join(records_table, records_table.c.id == t.c.record_id).where(
-            records_table.c.college == college)
-    try:
-        with engine.connect() as conn:
-            return [_to_failure(r) for r in conn.execute(
-                q.order_by(t.c.archival_ref, t.c.position))]
-    except SQLAlchemyError as e:
-        raise ArchiveIndexError(f"cannot read the fixity failures: {e}") from e
-
-
-def record_fixity(engine: Engine, record_id: str, *, history: int = 20) -> RecordFixity:
-    """When the record's files were last checked by a recorded run, and the result then.
-
-    Also the record's failures in earlier runs (up to ``history``, newest first), so a file
-    found damaged once and restored later still shows it.
-    """
-    c, r, f = coverage_table, runs_table, failures_table
-    try:
-        with engine.connect() as conn:
-            cov = conn.execute(select(c.c.seq, c.c.run_id)
-                               .where(c.c.record_id == record_id)).first()
-            if cov is None:
-                return RecordFixity(record_id, None)
-            row = conn.execute(select(r).where(r.c.covers_through >= cov.seq)
-                               .order_by(r.c.started_at.desc(), r.c.id).limit(1)).first()
-            rows = conn.execute(
-                select(f, r).join(r, r.c.id == f.c.run_id).where(f.c.record_id == record_id)
-                .order_by(r.c.started_at.desc(), r.c.id, f.c.position)).all()
-    except SQLAlchemyError as e:
-        raise ArchiveIndexError(f"cannot read the fixity runs: {e}") from e
-    last = _to_run(row) if row is not None else None
-    if rows:
-        # a run that found this record's file damaged checked it, whatever its coverage says
-        # (an overlapping run may claim less than it checked)
-        failed = _to_run(rows[0])
-        if last is None or failed.started_at > last.started_at:
-            last = failed
-    found = [_to_failure(x) for x in rows]
-    now = tuple(x for x in found if last is not None and x.run_id == last.id)
-    earlier = tuple(x for x in found if last is None or x.run_id != last.id)[:history]
-    return RecordFixity(record_id, last, now, cov.run_id, earlier)

@@ -6,7 +6,10 @@ The tables, all prefixed ``archive_`` so they can live in the application's data
   state (valid / voided / superseded) is never stored: it follows from later records.
 * ``archive_files`` — the blobs of each record (final PDF, chain JSON, superseded versions).
 * ``archive_access_log`` — who retrieved, downloaded, exported or verified what, when, why.
-* ``archive_fixity_runs`` — one row per fixity run: when, by whom, how much it checked.
+* ``archive_fixity_run_starts`` — one row per fixity run, written (and committed) when the
+  run starts, so a run that never finishes still leaves a trace.
+* ``archive_fixity_runs`` — one row per finished fixity run (same id as its start): when, by
+  whom, how much it checked.
 * ``archive_fixity_failures`` — each file a run found missing, changed or unreadable, with
   the expected and the found SHA-256 and SM3.
 * ``archive_fixity_coverage`` — for each record, the run that checked it first, numbered in
@@ -124,6 +127,19 @@ access_log = Table(
     Index("ix_archive_access_at", "at"),
 )
 
+fixity_run_starts = Table(
+    "archive_fixity_run_starts",
+    metadata,
+    # the id of the run; its archive_fixity_runs row, written when it finishes, has the same.
+    # No foreign key either way: runs recorded before revision 0006 have no start row, and
+    # an interrupted run never gets its runs row
+    Column("id", String(32), primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    # the user who ran it from the command line, or "scheduled"
+    Column("run_by", String(100), nullable=False),
+    Index("ix_archive_fixity_run_starts_started", "started_at"),
+)
+
 fixity_runs = Table(
     "archive_fixity_runs",
     metadata,
@@ -179,7 +195,9 @@ INDEX_TABLES = ("archive_records", "archive_files", "archive_access_log")
 """The tables of revision 0002."""
 FIXITY_TABLES = ("archive_fixity_runs", "archive_fixity_failures", "archive_fixity_coverage")
 """The fixity audit trail (revision 0005)."""
-WRITE_ONCE_TABLES = INDEX_TABLES + FIXITY_TABLES
+FIXITY_START_TABLES = ("archive_fixity_run_starts",)
+"""Each fixity run's start, written before it hashes anything (revision 0006)."""
+WRITE_ONCE_TABLES = INDEX_TABLES + FIXITY_TABLES + FIXITY_START_TABLES
 
 
 def trigger_ddl(dialect: str, tables: tuple[str, ...] = WRITE_ONCE_TABLES) -> list[str]:

@@ -247,11 +247,17 @@ class FixityProblem(StrEnum):
 
 @dataclass(frozen=True)
 class FixityRun:
-    """One fixity run as recorded: when, by whom, how much it checked, how many failures."""
+    """One fixity run as recorded: when, by whom, how much it checked, how many failures.
+
+    A run whose start was recorded but never its end is *unfinished* (``ended_at`` is
+    ``None``): it crashed, was killed, or is still going. It checked nothing as far as the
+    trail knows, so its counts are 0 and it is not :attr:`ok`.
+    """
 
     id: str
     started_at: datetime
-    ended_at: datetime
+    ended_at: datetime | None
+    """``None``: the run's end was never recorded (see :attr:`finished`)."""
     run_by: str
     """The user who ran it (command line), or :data:`SCHEDULED`."""
     records_checked: int
@@ -264,8 +270,14 @@ class FixityRun:
     """Every record whose coverage number is at most this was checked by this run."""
 
     @property
+    def finished(self) -> bool:
+        """The run recorded its end (every run from before starts were recorded did)."""
+        return self.ended_at is not None
+
+    @property
     def ok(self) -> bool:
-        return self.failures == 0
+        """Finished without failures: an unfinished run vouches for no file."""
+        return self.finished and self.failures == 0
 
     @property
     def scheduled(self) -> bool:
@@ -273,7 +285,8 @@ class FixityRun:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "started_at": as_utc(self.started_at).isoformat(),
-                "ended_at": as_utc(self.ended_at).isoformat(), "run_by": self.run_by,
+                "ended_at": as_utc(self.ended_at).isoformat() if self.ended_at else None,
+                "finished": self.finished, "run_by": self.run_by,
                 "records_checked": self.records_checked, "files_checked": self.files_checked,
                 "bytes_checked": self.bytes_checked, "failures": self.failures, "ok": self.ok}
 
@@ -322,6 +335,9 @@ class RecordFixity:
     first_run_id: str | None = None
     earlier_failures: tuple[FixityFailure, ...] = ()
     """This record's failures in runs before :attr:`last_run`, newest first."""
+    unfinished: tuple[FixityRun, ...] = ()
+    """Runs started after :attr:`last_run` (after the record was archived, if none) that
+    never finished, newest first: checks the record should have had, but did not get."""
 
     @property
     def checked(self) -> bool:
@@ -337,4 +353,5 @@ class RecordFixity:
                 "last_run": self.last_run.to_dict() if self.last_run else None,
                 "failures": [f.to_dict() for f in self.failures],
                 "first_run_id": self.first_run_id,
-                "earlier_failures": [f.to_dict() for f in self.earlier_failures]}
+                "earlier_failures": [f.to_dict() for f in self.earlier_failures],
+                "unfinished": [r.to_dict() for r in self.unfinished]}

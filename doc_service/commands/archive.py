@@ -79,17 +79,41 @@ def archive_group() -> None:
 @json_option
 def fixity_cmd(scheduled: bool, as_json: bool) -> None:
     """重新计算每个归档文件的 SHA-256，报告缺失或被改动的文件，并记入固定性检查记录。"""
-    from archive.fixity import run_fixity
+    from archive.errors import FixityInterruptedError
+    from archive.fixity import run_fixity, unfinished_before
     from archive.model import SCHEDULED
 
     try:
         with _archive() as (engine, store):
             report = run_fixity(engine, store,
                                 run_by=SCHEDULED if scheduled else None)
+            earlier = unfinished_before(engine, report.run) if report.run else []
+    except FixityInterruptedError as e:
+        _interrupted(e, as_json)
+        return
     except ArchiveError as e:
         _error(e, as_json)
         return
-    _emit(as_json, report.to_dict(), fixity_lines(report), report.ok)
+    data = {**report.to_dict(), "earlier_unfinished": [r.to_dict() for r in earlier]}
+    _emit(as_json, data, fixity_lines(report, earlier), report.ok)
+
+
+def _interrupted(e: Any, as_json: bool) -> None:
+    """A run that failed after its start was recorded: name it, so it can be found again.
+
+    Exit 2 like any run that could not be done; the trail shows the run as unfinished.
+    """
+    run, cause = e.run, e.__cause__ or e
+    if as_json:
+        click.echo(json.dumps({"ok": False, "error": type(e).__name__, "message": str(e),
+                               "run": run.to_dict()}, ensure_ascii=False), err=True)
+    else:
+        click.echo(f"固定性检查 {run.id}：{runner_name(run.run_by)}，{_beijing(run.started_at)}"
+                   f"（北京时间）开始，未完成（已中断）。", err=True)
+        click.echo(f"错误：{type(cause).__name__}: {cause}", err=True)
+        click.echo("开始时间已记入固定性检查记录，该次检查在记录中显示为“未完成”；"
+                   "请查明原因后重新运行 doc-service archive fixity。", err=True)
+    sys.exit(2)
 
 
 _PROBLEM_NAMES = {"missing": "缺失", "changed": "已被改动", "unreadable": "无法读取"}
@@ -108,13 +132,29 @@ def _beijing(at: Any) -> str:
     return as_utc(at).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def fixity_lines(report: Any) -> list[str]:
-    """A fixity run's summary and each failure, in Chinese."""
+UNFINISHED = "未完成（可能已中断）"
+"""How a run whose end was never recorded is named, here and on the pages."""
+
+
+def run_line(run: Any) -> str:
+    """A fixity run's id, who ran it and when, in Chinese; an unfinished run says so."""
+    who = f"固定性检查 {run.id}：{runner_name(run.run_by)}，"
+    if run.ended_at is None:
+        return f"{who}{_beijing(run.started_at)}（北京时间）开始，{UNFINISHED}，没有检查结果。"
+    return f"{who}{_beijing(run.started_at)} 至 {_beijing(run.ended_at)}（北京时间）。"
+
+
+def fixity_lines(report: Any, earlier_unfinished: Any = ()) -> list[str]:
+    """A fixity run's summary and each failure, in Chinese.
+
+    ``earlier_unfinished``: runs since the last finished one that never finished
+    (:func:`archive.fixity.unfinished_before`), named at the end so that a run killed every
+    night shows up in the next run's output.
+    """
     run = report.run
     lines = []
     if run is not None:
-        lines.append(f"固定性检查 {run.id}：{runner_name(run.run_by)}，"
-                     f"{_beijing(run.started_at)} 至 {_beijing(run.ended_at)}（北京时间）。")
+        lines.append(run_line(run))
     lines.append(f"已检查 {report.records_checked} 条档案记录、{report.files_checked} 个文件，"
                  f"{report.bytes_read / 1e6:.1f} MB，用时 {report.seconds:.1f} 秒"
                  f"（{report.mb_per_s:.0f} MB/s）。")
@@ -136,6 +176,9 @@ def fixity_lines(report: Any) -> list[str]:
                      f"{len({f.record_id for f in report.failures})} 条档案记录。")
     if run is not None:
         lines.append("本次检查已记入固定性检查记录（只增不改）。")
+    if earlier_unfinished:
+        lines.append(f"注意：此前有 {len(earlier_unfinished)} 次固定性检查{UNFINISHED}：")
+        lines += [f"  {run_line(r)}" for r in earlier_unfinished]
     return lines
 
 

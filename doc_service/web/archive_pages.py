@@ -3,8 +3,10 @@
 Archivists (and the registrar, and administrators) search the archive and
 open records with their verification report; a college's staff see only their
 college's records. Every retrieval and download asks why and is logged. The
-fixity trail shows the recorded fixity runs (a college's staff see only their
-college's failures) and, on a record's page, when its files were last checked.
+fixity trail shows the recorded fixity runs, unfinished ones (start recorded,
+end never) marked as such (a college's staff see only their college's failures)
+and, on a record's page, when its files were last checked and which later runs
+never finished.
 The public page (``/v/<code>``, also linked from the QR landing page) shows
 what a holder of a paper copy may know, and checks an uploaded PDF.
 """

@@ -83,7 +83,7 @@ def test_backup_writes_the_trail_beside_the_index(engine, store, checked, tmp_pa
                                              "archive_fixity_failures": 1,
                                              "archive_fixity_coverage": 2}
     manifest = json.loads((tmp_path / "bk" / "backup.json").read_text(encoding="utf-8"))
-    assert manifest["format"] == "doc-service-archive-backup/2"
+    assert manifest["format"] == "doc-service-archive-backup/3"
     runs = [json.loads(line) for line in (tmp_path / "bk" / "index" /
                                           "archive_fixity_runs.jsonl").read_text().splitlines()]
     assert [r["id"] for r in runs] == [failed.id, clean.id]
@@ -137,13 +137,17 @@ def test_a_run_changed_in_the_backup_is_reported_and_nothing_written(
     new = archive_document(engine, store, make_input("DOC-4"))
     later = run_fixity(engine, store, run_by="wang").run
     backup(engine, store, tmp_path / "new")
-    forge(tmp_path / "new", "archive_fixity_runs",
-          lambda rows: [{**r, "run_by": "someone else"} if r["id"] == clean.id else r
-                        for r in rows])
+    for table in ("archive_fixity_runs", "archive_fixity_run_starts"):  # start and end alike
+        forge(tmp_path / "new", table,
+              lambda rows: [{**r, "run_by": "someone else"} if r["id"] == clean.id else r
+                            for r in rows])
 
     s = restore(fresh, fresh_store, tmp_path / "new")
     assert not s.ok
-    (f,) = s.findings
+    f, start = sorted(s.findings, key=lambda x: x.kind)
+    assert (start.kind, start.run_id) == ("fixity_start_mismatch", clean.id)
+    assert [(d.column, d.archive, d.backup) for d in start.differences] == [
+        ("run_by", "scheduled", "someone else")]
     assert f.kind == "fixity_run_mismatch" and f.run_id == clean.id
     assert [(d.column, d.archive, d.backup) for d in f.differences] == [
         ("run_by", "scheduled", "someone else")]

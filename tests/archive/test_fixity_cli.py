@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -77,3 +78,65 @@ def test_a_failed_run_exits_non_zero_and_names_both_hashes(cli, instance):
     out = json.loads(run(cli, "--json").output)
     assert not out["ok"] and out["failures"][0]["found"]["sm3"] == found_sm3
     assert len(fixity_runs(engine)) == 2
+
+
+def crash_hashing(monkeypatch) -> None:
+    """Make the next run's hashing fail half-way, after its start is recorded."""
+    from archive import fixity
+
+    def hashing_fails(*_args, **_kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the disk went away")
+
+    monkeypatch.setattr(fixity, "check_blobs", hashing_fails)
+
+
+def test_a_run_that_crashes_is_named_unfinished(cli, instance, monkeypatch):
+    _, engine, _, _ = instance
+    with monkeypatch.context() as m:
+        crash_hashing(m)
+        r = run(cli, "--scheduled")
+    assert r.exit_code == 2
+    [crashed] = fixity_runs(engine)
+    assert not crashed.finished
+    assert f"固定性检查 {crashed.id}：定时任务，" in r.output
+    assert "（北京时间）开始，未完成（已中断）。" in r.output
+    assert "错误：RuntimeError: the disk went away" in r.output
+    assert "在记录中显示为“未完成”" in r.output
+    with monkeypatch.context() as m:
+        crash_hashing(m)
+        r = run(cli, "--json")
+    data = json.loads(r.output)
+    assert r.exit_code == 2 and not data["ok"] and data["error"] == "FixityInterruptedError"
+    assert data["run"]["finished"] is False and data["run"]["ended_at"] is None
+    assert [x.finished for x in fixity_runs(engine)] == [False, False]
+
+
+def test_the_next_run_names_the_runs_that_did_not_finish(cli, instance, monkeypatch):
+    _, engine, _, _ = instance
+    with monkeypatch.context() as m:
+        crash_hashing(m)
+        run(cli, "--scheduled")
+    [crashed] = fixity_runs(engine)
+    r = run(cli)
+    assert r.exit_code == 0 and "固定性检查通过。" in r.output
+    assert "注意：此前有 1 次固定性检查未完成（可能已中断）：" in r.output
+    assert f"  固定性检查 {crashed.id}：定时任务，" in r.output
+    assert "开始，未完成（可能已中断），没有检查结果。" in r.output
+    data = json.loads(run(cli, "--json").output)  # a finished run came in between
+    assert data["ok"] and data["earlier_unfinished"] == []
+    assert data["run"]["finished"] is True
+    assert "此前有" not in run(cli).output
+
+
+def test_fixity_lines_name_an_unfinished_run_without_an_end(instance):
+    from archive.fixity import FixityReport
+    from archive.model import FixityRun
+    from doc_service.commands.archive import fixity_lines
+
+    unfinished = FixityRun(id="r1", started_at=datetime(2026, 1, 1, tzinfo=UTC), ended_at=None,
+                           run_by="wang", records_checked=0, files_checked=0, bytes_checked=0,
+                           failures=0, covers_through=0)
+    lines = fixity_lines(FixityReport(0, 0, 0.0, (), unfinished), [unfinished])
+    assert lines[0] == ("固定性检查 r1：用户 wang，2026-01-01 08:00:00（北京时间）开始，"
+                        "未完成（可能已中断），没有检查结果。")
+    assert lines[-1] == f"  {lines[0]}"

@@ -1,5 +1,7 @@
-"""Revision 0005 adds the fixity trail to a database migrated before it, write-once, as the
-models define it (SQLite, and PostgreSQL when ``DATABASE_URL`` is set)."""
+"""Revisions 0005 (the fixity trail) and 0006 (the runs' starts) add their tables to a database
+migrated before them, write-once, as the models define them, and run again harmlessly on a
+new database, where 0002 already made every archive table (SQLite, and PostgreSQL when
+``DATABASE_URL`` is set)."""
 
 from __future__ import annotations
 
@@ -13,10 +15,14 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
-from archive.index import FIXITY_TABLES, metadata
+from archive.fixity import fixity_runs
+from archive.index import FIXITY_START_TABLES, FIXITY_TABLES, metadata
 from doc_service.db import make_engine
 from doc_service.migrations import upgrade
 from tests.conftest import database_for_tests
+
+HEAD = "0006"
+"""The latest revision: later ones run on top of 0005 and must leave the trail as it is."""
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -39,8 +45,9 @@ def database(request: pytest.FixtureRequest, tmp_path: Path,
         next(urls, None)
 
 
-def fixity_diffs(engine: Engine) -> list[object]:
-    """What autogenerate would change in the fixity tables to match the models."""
+def fixity_diffs(engine: Engine,
+                 tables: tuple[str, ...] = FIXITY_TABLES + FIXITY_START_TABLES) -> list[object]:
+    """What autogenerate would change in ``tables`` to match the models."""
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}),
                                  metadata)
@@ -57,7 +64,7 @@ def fixity_diffs(engine: Engine) -> list[object]:
                 out.add(name)
         return out
 
-    return [d for d in diffs if names(d) & set(FIXITY_TABLES)]
+    return [d for d in diffs if names(d) & set(tables)]
 
 
 def test_0005_creates_the_trail_on_a_database_from_before_it(database: Engine) -> None:
@@ -66,12 +73,13 @@ def test_0005_creates_the_trail_on_a_database_from_before_it(database: Engine) -
         for table in reversed(FIXITY_TABLES):
             conn.execute(text(f"DROP TABLE {table}"))
     assert not set(FIXITY_TABLES) & set(inspect(database).get_table_names())
-    missing = [d[1].name for d in fixity_diffs(database) if d[0] == "add_table"]
+    missing = [d[1].name for d in fixity_diffs(database, FIXITY_TABLES)
+               if d[0] == "add_table"]
     assert sorted(missing) == sorted(FIXITY_TABLES)  # the comparison does see these tables
     upgrade(database)
     assert set(FIXITY_TABLES) <= set(inspect(database).get_table_names())
     with database.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
     assert fixity_diffs(database) == []
     with database.begin() as conn:
         conn.execute(text(
@@ -91,3 +99,54 @@ def test_a_new_database_gets_the_trail_once(database: Engine) -> None:
     upgrade(database)
     assert set(FIXITY_TABLES) <= set(inspect(database).get_table_names())
     assert fixity_diffs(database) == []
+
+
+def refused(database: Engine, *statements: str) -> None:
+    """Each statement fails on the write-once trigger."""
+    for statement in statements:
+        with pytest.raises(DBAPIError, match="write-once"):
+            with database.begin() as conn:
+                conn.execute(text(statement))
+
+
+INSERT_START = ("INSERT INTO archive_fixity_run_starts (id, started_at, run_by) "
+                "VALUES ('{id}', '2026-02-01 00:00:00', 'wang')")
+
+
+def test_0006_adds_the_starts_to_a_database_from_before_it(database: Engine) -> None:
+    upgrade(database, "0005")
+    with database.begin() as conn:  # a database migrated before this revision existed ...
+        conn.execute(text("DROP TABLE archive_fixity_run_starts"))
+        conn.execute(text(  # ... with a run recorded the old way
+            "INSERT INTO archive_fixity_runs (id, started_at, ended_at, run_by, "
+            "records_checked, files_checked, bytes_checked, failures, covers_through) "
+            "VALUES ('old', '2026-01-01 00:00:00', '2026-01-01 00:01:00', 'scheduled', "
+            "0, 0, 0, 0, 0)"))
+    assert "archive_fixity_run_starts" not in inspect(database).get_table_names()
+    assert [d[1].name for d in fixity_diffs(database, FIXITY_START_TABLES)
+            if d[0] == "add_table"] == ["archive_fixity_run_starts"]
+    upgrade(database)
+    with database.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    assert fixity_diffs(database) == []
+    [old] = fixity_runs(database)  # the run from before the starts counts as finished
+    assert old.id == "old" and old.finished and old.ok
+    with database.begin() as conn:
+        conn.execute(text(INSERT_START.format(id="new")))
+    assert [(r.id, r.finished) for r in fixity_runs(database)] == [("new", False),
+                                                                   ("old", True)]
+    refused(database, "UPDATE archive_fixity_run_starts SET run_by = 'x'",
+            "DELETE FROM archive_fixity_run_starts")
+
+
+def test_a_new_database_gets_the_starts_once_and_write_once(database: Engine) -> None:
+    upgrade(database)
+    upgrade(database)
+    assert "archive_fixity_run_starts" in inspect(database).get_table_names()
+    assert fixity_diffs(database, FIXITY_START_TABLES) == []
+    with database.begin() as conn:
+        conn.execute(text(INSERT_START.format(id="s1")))
+    refused(database, "UPDATE archive_fixity_run_starts SET started_at = started_at",
+            "DELETE FROM archive_fixity_run_starts")
+    if database.dialect.name == "postgresql":
+        refused(database, "TRUNCATE archive_fixity_run_starts")

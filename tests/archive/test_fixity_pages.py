@@ -1,5 +1,6 @@
 """The archive office's pages show the fixity trail: the latest runs, each run's failures
-(a college's staff only their college's), and on a record's page its last check."""
+(a college's staff only their college's), and on a record's page its last check; a run
+whose end was never recorded is shown as unfinished."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from archive.fixity import fixity_failures, run_fixity
+from archive import fixity
+from archive.errors import FixityInterruptedError
+from archive.fixity import fixity_failures, fixity_runs, run_fixity
 from archive.model import SCHEDULED, ArchiveInput, Retention
 from archive.service import archive_document
 from tests.archive.conftest import make_chain, make_pdf
@@ -101,3 +104,64 @@ def test_college_staff_see_only_their_colleges_failures(app: Any, accounts: dict
     login(teacher, accounts, "jy-teacher1")
     assert teacher.get("/archive/fixity").status_code == 403
     assert teacher.get(f"/archive/fixity/{archived['failed'].id}").status_code == 403
+
+
+@pytest.fixture(scope="module")
+def interrupted(runtime: Any, archived: dict) -> Any:  # noqa: F811
+    """A scheduled run that crashed while hashing, after the runs of ``archived``."""
+    from doc_service.services.archiving import archive_store
+
+    def hashing_fails(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("the disk went away")
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(fixity, "check_blobs", hashing_fails)
+        with pytest.raises(FixityInterruptedError) as caught:
+            run_fixity(runtime.engine, archive_store(runtime), run_by=SCHEDULED)
+    return caught.value.run
+
+
+def row_of(html: str, run_id: str) -> str:
+    """The table row of the runs list that links to ``run_id``."""
+    at = html.index(f"/archive/fixity/{run_id}")
+    return html[html.rindex("<tr>", 0, at):html.index("</tr>", at)]
+
+
+def test_an_unfinished_run_is_listed_as_such(app: Any, accounts: dict, runtime: Any,  # noqa: F811
+                                              archived: dict, interrupted: Any) -> None:
+    assert not next(r for r in fixity_runs(runtime.engine) if r.id == interrupted.id).finished
+    client = app.test_client()
+    login(client, accounts, "archivist")
+    for page in ("/archive/fixity", "/archive"):
+        html = client.get(page).get_data(as_text=True)
+        row = row_of(html, interrupted.id)
+        assert "未完成（可能已中断）" in row and "定时任务" in row and "全部完好" not in row
+        assert row.count("<td>—</td>") == 4  # time taken, records, files, data: unknown
+        assert "未完成" not in row_of(html, archived["clean"].id)
+        assert html.index(interrupted.id) < html.index(archived["failed"].id)  # newest first
+
+
+def test_an_unfinished_run_has_a_page_without_an_end(app: Any, accounts: dict,  # noqa: F811
+                                                     interrupted: Any) -> None:
+    client = app.test_client()
+    login(client, accounts, "archivist")
+    r = client.get(f"/archive/fixity/{interrupted.id}")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert interrupted.id in html and "未完成（可能已中断）" in html
+    assert "未记录结束" in html and "没有检查结果" in html and "定时任务" in html
+    assert "发现的问题" not in html and "全部完好" not in html
+
+
+def test_a_record_page_names_a_later_run_that_never_finished(app: Any,  # noqa: F811
+                                                             accounts: dict,  # noqa: F811
+                                                             archived: dict,
+                                                             interrupted: Any) -> None:
+    client = app.test_client()
+    login(client, accounts, "archivist")
+    record, failed = archived["record"], archived["failed"]
+    html = client.get(f"/archive/records/{record.id}?why=核对固定性").get_data(as_text=True)
+    section = html[html.index("定期固定性检查"):]
+    assert f"/archive/fixity/{failed.id}" in section and "发现问题" in section  # last check
+    assert "此后有 1 次固定性检查未完成（可能已中断）" in section
+    assert f"/archive/fixity/{interrupted.id}" in section

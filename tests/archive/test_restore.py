@@ -29,8 +29,8 @@ def archived(engine, store, make_input):
     return a, b
 
 
-NO_TRAIL = {"archive_fixity_runs": 0, "archive_fixity_failures": 0,
-            "archive_fixity_coverage": 0}
+NO_TRAIL = {"archive_fixity_run_starts": 0, "archive_fixity_runs": 0,
+            "archive_fixity_failures": 0, "archive_fixity_coverage": 0}
 """What a restore adds to the fixity trail when neither side has run a fixity check."""
 
 
