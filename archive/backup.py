@@ -292,6 +292,17 @@ class RestoreFinding:
     """The archival references (档号) of ``record_ids``."""
     run_id: str = ""
     """The fixity run (fixity findings)."""
+    check: str = ""
+    """Which variant of ``kind`` this is, so it can be worded without parsing ``detail``:
+    ``differs`` / ``archive_only`` / ``backup_only`` (a file row or a failure: on both sides
+    and different, or on one side only; a first-check number: ``differs`` or
+    ``archive_only``); the key two records share (``archival_ref``,
+    ``archival_ref_parts``, ``dedupe_key``); for a start, what it was compared with
+    (``start``: a start; ``start_vs_run``: the backup's start with a finished run;
+    ``run_vs_start``: the backup's finished run with a start); and for
+    ``backup_inconsistent``: ``blob``, ``record_files``, ``failure_without_run``,
+    ``failure_without_file``, ``coverage_without_run``, ``coverage_without_record``,
+    ``failure_count`` or ``start_vs_run``, besides the shared keys above."""
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "detail": self.detail, "record_id": self.record_id,
@@ -299,7 +310,7 @@ class RestoreFinding:
                 "position": self.position, "role": self.role,
                 "differences": [d.to_dict() for d in self.differences],
                 "record_ids": list(self.record_ids), "archival_refs": list(self.archival_refs),
-                "run_id": self.run_id}
+                "run_id": self.run_id, "check": self.check}
 
 
 @dataclass(frozen=True)
@@ -397,19 +408,22 @@ def _compare_index(tables: dict[str, list[dict[str, Any]]],
                     continue
                 one, detail = have, (f"file {pos} ({have['role']}) of record {ref} ({rid}) "
                                      f"differs from the backup: {_what_differs(diffs)}")
+                check = "differs"
             elif have is not None:
                 diffs, one = (Difference("sha256", have["sha256"], None),), have
                 detail = f"file {pos} of record {ref} ({rid}) is in the archive only"
+                check = "archive_only"
             elif want is not None:
                 diffs, one = (Difference("sha256", None, want["sha256"]),), want
                 detail = f"file {pos} of record {ref} ({rid}) is in the backup only"
+                check = "backup_only"
             else:  # pragma: no cover - pos comes from one of the two
                 continue
             differing.add(rid)
             findings.append(RestoreFinding(
                 "file_mismatch", detail, record_id=rid, archival_ref=ref,
                 sha256=one["sha256"], position=pos, role=one["role"], differences=diffs,
-                record_ids=(rid,), archival_refs=(ref,)))
+                record_ids=(rid,), archival_refs=(ref,), check=check))
 
     for row in tables[access_log.name]:
         have = present[access_log.name].get((row["id"],))
@@ -428,13 +442,14 @@ def _compare_index(tables: dict[str, list[dict[str, Any]]],
 _Rows = dict[str, list[dict[str, Any]]]
 _Present = dict[str, dict[tuple[Any, ...], dict[str, Any]]]
 
-_RECORD_KEYS: tuple[tuple[str, tuple[str, ...], str], ...] = (
-    ("archival_ref_clash", ("archival_ref",), "archival reference (档号)"),
-    ("archival_ref_clash", ("school_code", "ref_year", "retention", "seq"),
+_RECORD_KEYS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("archival_ref_clash", "archival_ref", ("archival_ref",), "archival reference (档号)"),
+    ("archival_ref_clash", "archival_ref_parts", ("school_code", "ref_year", "retention", "seq"),
      "school code, year, retention and number (the parts of the 档号)"),
-    ("dedupe_key_clash", ("dedupe_key",), "document version (dedupe key)"),
+    ("dedupe_key_clash", "dedupe_key", ("dedupe_key",), "document version (dedupe key)"),
 )
-"""The UNIQUE keys of ``archive_records`` besides its id: (finding kind, columns, name)."""
+"""The UNIQUE keys of ``archive_records`` besides its id: (finding kind, its ``check``,
+columns, name)."""
 
 
 def _key(row: dict[str, Any], cols: tuple[str, ...]) -> tuple[Any, ...]:
@@ -452,7 +467,7 @@ def _record_clashes(tables: _Rows, present: _Present) -> list[RestoreFinding]:
     new = [r for r in tables[records.name] if (r["id"],) not in have_records]
     findings: list[RestoreFinding] = []
     reported: set[tuple[str, str, str]] = set()
-    for kind, cols, what in _RECORD_KEYS:
+    for kind, check, cols, what in _RECORD_KEYS:
         owners = {_key(r, cols): r for r in have_records.values()}
         in_backup: dict[tuple[Any, ...], dict[str, Any]] = {}
         for row in new:
@@ -473,17 +488,18 @@ def _record_clashes(tables: _Rows, present: _Present) -> list[RestoreFinding]:
                 record_id=row["id"], archival_ref=row["archival_ref"], sha256=row["sha256"],
                 differences=(Difference("id", other["id"], row["id"]),),
                 record_ids=(row["id"], other["id"]),
-                archival_refs=(row["archival_ref"], other["archival_ref"])))
+                archival_refs=(row["archival_ref"], other["archival_ref"]), check=check))
     return findings
 
 
 def _failure_finding(kind: str, detail: str, row: dict[str, Any],
-                     diffs: tuple[Difference, ...] = ()) -> RestoreFinding:
+                     diffs: tuple[Difference, ...] = (), check: str = "") -> RestoreFinding:
+    """A finding about one failure row: its run, record (with 档号) and file."""
     return RestoreFinding(
         kind, detail, record_id=row["record_id"], archival_ref=row["archival_ref"],
         sha256=row["expected_sha256"], position=row["position"], role=row["role"],
         differences=diffs, record_ids=(row["record_id"],),
-        archival_refs=(row["archival_ref"],), run_id=row["run_id"])
+        archival_refs=(row["archival_ref"],), run_id=row["run_id"], check=check)
 
 
 def _by_run(rows: Any, runs: set[str]) -> dict[str, dict[tuple[str, int], dict[str, Any]]]:
@@ -536,13 +552,15 @@ def _compare_failures(tables: _Rows, present: _Present, shared: set[str]
                 if not diffs:
                     continue
                 detail = f"{what} differs from the backup: {_what_differs(diffs, None)}"
+                check = "differs"
             elif have is not None:
                 diffs = (Difference("problem", have["problem"], None),)
-                detail = f"{what} is in the archive only"
+                detail, check = f"{what} is in the archive only", "archive_only"
             else:
                 diffs = (Difference("problem", None, one["problem"]),)
-                detail = f"{what} is in the backup only"
-            findings.append(_failure_finding("fixity_failure_mismatch", detail, one, diffs))
+                detail, check = f"{what} is in the backup only", "backup_only"
+            findings.append(_failure_finding("fixity_failure_mismatch", detail, one, diffs,
+                                             check))
     return findings
 
 
@@ -557,12 +575,13 @@ def _compare_coverage(tables: _Rows, present: _Present, shared: set[str],
     have_by_record = {r["record_id"]: r for r in have_by_seq.values()}
     findings: list[RestoreFinding] = []
 
-    def finding(detail: str, row: dict[str, Any], diffs: tuple[Difference, ...]) -> None:
+    def finding(detail: str, row: dict[str, Any], diffs: tuple[Difference, ...],
+                check: str) -> None:
         rid = row["record_id"]
         findings.append(RestoreFinding(
             "fixity_coverage_mismatch", detail, record_id=rid, archival_ref=refs.get(rid, ""),
             differences=diffs, record_ids=(rid,), archival_refs=(refs.get(rid, ""),),
-            run_id=row["run_id"]))
+            run_id=row["run_id"], check=check))
 
     for row in tables[fixity_coverage.name]:
         have = have_by_seq.get(row["seq"]) or have_by_record.get(row["record_id"])
@@ -572,13 +591,14 @@ def _compare_coverage(tables: _Rows, present: _Present, shared: set[str],
         if diffs:
             finding(f"first check number {row['seq']} of record {refs.get(row['record_id'])} "
                     f"({row['record_id']}) by fixity run {row['run_id']} in the backup "
-                    f"differs from the archive's: {_what_differs(diffs, None)}", row, diffs)
+                    f"differs from the archive's: {_what_differs(diffs, None)}", row, diffs,
+                    "differs")
     want_seqs = {r["seq"] for r in tables[fixity_coverage.name]}
     for seq, have in sorted(have_by_seq.items()):
         if have["run_id"] in shared and seq not in want_seqs:
             finding(f"first check number {seq} of record {refs.get(have['record_id'])} "
                     f"({have['record_id']}) by fixity run {have['run_id']} is in the archive "
-                    "only", have, (Difference("seq", seq, None),))
+                    "only", have, (Difference("seq", seq, None),), "archive_only")
     return findings
 
 
@@ -592,9 +612,11 @@ def _start_differences(have: dict[str, Any], want: dict[str, Any]) -> tuple[Diff
                  if _encode(have[c]) != _encode(want[c]))
 
 
-def _start_finding(run_id: str, detail: str, diffs: tuple[Difference, ...]) -> RestoreFinding:
+def _start_finding(run_id: str, detail: str, diffs: tuple[Difference, ...],
+                   check: str) -> RestoreFinding:
+    """A finding that a run's start (when, who) is told otherwise by the two sides."""
     return RestoreFinding("fixity_start_mismatch", f"{detail}: {_what_differs(diffs, None)}",
-                          differences=diffs, run_id=run_id)
+                          differences=diffs, run_id=run_id, check=check)
 
 
 def _compare_starts(tables: _Rows, present: _Present) -> list[RestoreFinding]:
@@ -618,7 +640,8 @@ def _compare_starts(tables: _Rows, present: _Present) -> list[RestoreFinding]:
         if diffs:
             findings.append(_start_finding(
                 row["id"], f"the start of fixity run {row['id']} in the backup differs from "
-                f"the archive's {what}", diffs))
+                f"the archive's {what}", diffs,
+                "start" if what == "start" else "start_vs_run"))
     for row in tables[fixity_runs.name]:
         have = have_starts.get((row["id"],))
         if row["id"] in started or have is None:
@@ -627,7 +650,7 @@ def _compare_starts(tables: _Rows, present: _Present) -> list[RestoreFinding]:
         if diffs:
             findings.append(_start_finding(
                 row["id"], f"fixity run {row['id']} in the backup differs from the archive's "
-                "start of it", diffs))
+                "start of it", diffs, "run_vs_start"))
     return findings
 
 
@@ -661,7 +684,7 @@ def _trail_self_check(tables: _Rows) -> list[RestoreFinding]:
             findings.append(_failure_finding(
                 "backup_inconsistent", f"the failure of file {f['position']} of record "
                 f"{f['archival_ref']} ({f['record_id']}) in fixity run {f['run_id']} names a "
-                f"{lacks} the backup does not hold", f))
+                f"{lacks} the backup does not hold", f, check=f"failure_without_{lacks}"))
     for c in tables[fixity_coverage.name]:
         lacks = ("run" if c["run_id"] not in runs else
                  "record" if c["record_id"] not in refs else "")
@@ -670,7 +693,8 @@ def _trail_self_check(tables: _Rows) -> list[RestoreFinding]:
                 "backup_inconsistent", f"first check number {c['seq']} of record "
                 f"{c['record_id']} by fixity run {c['run_id']} names a {lacks} the backup "
                 "does not hold", record_id=c["record_id"],
-                archival_ref=refs.get(c["record_id"], ""), run_id=c["run_id"]))
+                archival_ref=refs.get(c["record_id"], ""), run_id=c["run_id"],
+                check=f"coverage_without_{lacks}"))
     for start in tables[fixity_run_starts.name]:
         run = runs.get(start["id"])
         diffs = _start_differences(start, run) if run is not None else ()
@@ -678,14 +702,15 @@ def _trail_self_check(tables: _Rows) -> list[RestoreFinding]:
             findings.append(RestoreFinding(
                 "backup_inconsistent", f"fixity run {start['id']} in the backup does not "
                 f"match its own start: {_what_differs(diffs, None)} (start vs run)",
-                differences=diffs, run_id=start["id"]))
+                differences=diffs, run_id=start["id"], check="start_vs_run"))
     for run_id, run in runs.items():
         n = counted.get(run_id, 0)
         if n != run["failures"]:
             findings.append(RestoreFinding(
                 "backup_inconsistent", f"fixity run {run_id} in the backup records "
                 f"{run['failures']} failures, but the backup holds {n} failure rows of it",
-                differences=(Difference("failures", n, run["failures"]),), run_id=run_id))
+                differences=(Difference("failures", n, run["failures"]),), run_id=run_id,
+                check="failure_count"))
     return findings
 
 
@@ -711,7 +736,7 @@ def _self_check(tables: dict[str, list[dict[str, Any]]]) -> list[RestoreFinding]
                 f"does not match its own file rows: {_what_differs(diffs)} (file row vs "
                 "record row)", record_id=r["id"], archival_ref=r["archival_ref"],
                 sha256=r["sha256"], differences=diffs, record_ids=(r["id"],),
-                archival_refs=(r["archival_ref"],)))
+                archival_refs=(r["archival_ref"],), check="record_files"))
     return findings
 
 
@@ -772,7 +797,8 @@ def _check_blobs(tables: dict[str, list[dict[str, Any]]], backup_blobs: ContentS
             findings.append(RestoreFinding(
                 "backup_inconsistent", f"blob {sha} in the backup does not match the "
                 f"backup's own index (records {ref_list}): {_what_differs(diffs)}",
-                sha256=sha, differences=diffs, record_ids=ids, archival_refs=names))
+                sha256=sha, differences=diffs, record_ids=ids, archival_refs=names,
+                check="blob"))
         if not store.exists(sha):
             missing.append(sha)
             continue

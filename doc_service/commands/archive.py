@@ -326,43 +326,169 @@ _COLUMN_NAMES = {"sha256": "SHA-256", "sm3": "SM3", "size": "大小（字节）"
                  "issued_on": "开具日期", "sealed_at": "盖章时间", "signers": "签批人",
                  "kind": "记录类型", "points_to": "指向的记录", "role": "文件用途",
                  "version": "版本", "who": "查档人", "why": "事由", "at": "时间",
-                 "action": "操作"}
+                 "action": "操作",
+                 # the fixity trail
+                 "started_at": "开始时间", "ended_at": "结束时间", "run_by": "执行者",
+                 "records_checked": "检查的档案记录数", "files_checked": "检查的文件数",
+                 "bytes_checked": "检查的字节数", "failures": "问题数",
+                 "covers_through": "覆盖的首次检查编号", "seq": "首次检查编号",
+                 "run_id": "固定性检查", "record_id": "档案记录", "position": "文件序号",
+                 "problem": "问题", "expected_sha256": "应有 SHA-256",
+                 "expected_sm3": "应有 SM3", "expected_size": "应有大小（字节）",
+                 "found_sha256": "实际 SHA-256", "found_sm3": "实际 SM3",
+                 "found_size": "实际大小（字节）", "detail": "说明"}
 _ROLE_NAMES = {"final_pdf": "最终 PDF", "chain_json": "签批链", "void_chain_json": "作废签批链",
                "superseded_version_pdf": "被更正版本 PDF"}
-_SHOWN_VALUES = {"sha256", "sm3", "size", "chain_sha256"}
+_SHOWN_VALUES = frozenset({"sha256", "sm3", "size", "chain_sha256"})
+"""Columns of records and files whose two values are printed (the others: only named)."""
+_TIMES = frozenset({"started_at", "ended_at", "at", "sealed_at", "created_at"})
 
 
-def _differences(f: Any, found: str = "档案库", recorded: str = "备份") -> str:
+def _value(column: str, value: Any) -> str:
+    """One side of a difference as people read it: Beijing time, who ran a run, the problem."""
+    if value is None or value == "":
+        return "（无）"
+    if column in _TIMES and isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            return f"{_beijing(datetime.fromisoformat(value))}（北京时间）"
+        except ValueError:
+            return value
+    if column == "run_by":
+        return runner_name(str(value))
+    if column == "problem":
+        return _PROBLEM_NAMES.get(str(value), str(value))
+    return str(value)
+
+
+def _differences(f: Any, found: str = "档案库", recorded: str = "备份",
+                 shown: frozenset[str] | None = _SHOWN_VALUES) -> str:
+    """Each differing column, with both values for those in ``shown`` (``None``: all)."""
     parts = []
     for d in f.differences:
         name = _COLUMN_NAMES.get(d.column, d.column)
-        if d.column in _SHOWN_VALUES:
-            have = "（无）" if d.archive in (None, "") else d.archive
-            want = "（无）" if d.backup in (None, "") else d.backup
-            parts.append(f"{name}：{found}为 {have}，{recorded}为 {want}")
+        if shown is None or d.column in shown:
+            parts.append(f"{name}：{found}为 {_value(d.column, d.archive)}，"
+                         f"{recorded}为 {_value(d.column, d.backup)}")
         else:
             parts.append(f"{name}不同")
     return "；".join(parts)
 
 
-def _restore_finding(f: Any) -> list[str]:
-    """One finding of ``restore`` in Chinese: what differs, where, and the two values."""
+def _file(f: Any) -> str:
+    """The file a finding is about: 档号, record id, its ordinal and role."""
+    return (f"档案 {f.archival_ref}（记录 {f.record_id}）第 {f.position + 1} 个文件"
+            f"（{_ROLE_NAMES.get(f.role, f.role)}）")
+
+
+def _pair(f: Any) -> tuple[str, str, str, str]:
+    """(backup's record id, its 档号, the other record's id, its 档号) of a clash."""
+    ids, refs = tuple(f.record_ids) + ("", ""), tuple(f.archival_refs) + ("", "")
+    return ids[0], refs[0], ids[1], refs[1]
+
+
+def _index_finding(f: Any) -> list[str]:
+    """Records, files and log entries the archive holds otherwise than the backup."""
     record = f"档案记录 {f.archival_ref or f.record_id}"
     if f.kind == "record_mismatch":
         return [f"{record} 已在档案库中，但与备份不一致：{_differences(f)}"]
-    if f.kind == "file_mismatch":
-        what = f"{record} 的第 {f.position} 个文件（{_ROLE_NAMES.get(f.role, f.role)}）"
-        return [f"{what}与备份不一致：{_differences(f)}"]
     if f.kind == "log_mismatch":
         return [f"查档日志（{record}）与备份不一致：{_differences(f)}"]
+    where = {"archive_only": "只在档案库中，备份中没有",
+             "backup_only": "只在备份中，档案库中该档案记录没有这个文件"}.get(f.check)
+    if where:
+        return [f"{_file(f)}{where}（SHA-256 {f.sha256}）"]
+    return [f"{_file(f)}与备份不一致：{_differences(f)}"]
+
+
+def _clash(f: Any) -> list[str]:
+    """A new record of the backup whose 档号 or document version the archive gave another."""
+    mine, my_ref, other, other_ref = _pair(f)
+    if f.kind == "dedupe_key_clash":
+        return [f"文书版本重复：备份中的档案记录 {mine}（档号 {my_ref}）不在档案库中，但档案库"
+                f"已将同一文书的同一版本（或同一作废）归档为档案记录 {other}（档号 {other_ref}）"]
+    if f.check == "archival_ref_parts":
+        return [f"档号 {my_ref} 冲突：备份中的档案记录 {mine} 不在档案库中，档案库中的档案记录 "
+                f"{other}（档号 {other_ref}）已占用相同的学校代码、年度、保管期限和顺序号"]
+    return [f"档号 {my_ref} 冲突：备份中的档案记录 {mine} 不在档案库中，档案库已将该档号给了"
+            f"档案记录 {other}"]
+
+
+def _trail_finding(f: Any) -> list[str]:
+    """A fixity run, its start, a failure or a first-check number told otherwise."""
+    run = f"固定性检查 {f.run_id}"
+    diffs = _differences(f, shown=None)
+    if f.kind == "fixity_run_mismatch":
+        return [f"{run} 已在档案库中，但与备份不一致：{diffs}"]
+    if f.kind == "fixity_start_mismatch":
+        what = {"start_vs_run": "备份中的开始记录与档案库中该次检查的完成记录不一致",
+                "run_vs_start": "备份中的完成记录与档案库中该次检查的开始记录不一致"}
+        return [f"{run}：{what.get(f.check, '开始记录与档案库中的不一致')}：{diffs}"]
+    if f.kind == "fixity_failure_mismatch":
+        side = {"archive_only": "只在档案库中，备份中没有",
+                "backup_only": "只在备份中，档案库中没有"}.get(f.check)
+        if side:
+            problem = next((d.archive or d.backup for d in f.differences), "")
+            return [f"{run} 对{_file(f)}记录的问题（{_value('problem', problem)}）{side}"]
+        return [f"{run} 对{_file(f)}记录的问题与备份不一致：{diffs}"]
+    record = f"档案 {f.archival_ref or '（备份中没有）'}（记录 {f.record_id}）"
+    if f.check == "archive_only":
+        seq = f.differences[0].archive if f.differences else ""
+        return [f"档案库中 {run} 给{record}的首次检查编号 {seq} 在备份中没有"]
+    return [f"{record}的首次检查编号与档案库不一致（备份中记为 {run}）：{diffs}"]
+
+
+def _inconsistent(f: Any) -> list[str]:
+    """What the backup says against itself (the backup, not the archive, was changed)."""
+    head = "备份自身不一致："
+    if f.check in ("archival_ref", "archival_ref_parts", "dedupe_key"):
+        mine, my_ref, other, other_ref = _pair(f)
+        same = {"archival_ref": f"使用同一档号 {my_ref}",
+                "archival_ref_parts": "的学校代码、年度、保管期限和顺序号相同",
+                "dedupe_key": "归档的是同一文书的同一版本（或同一作废）"}[f.check]
+        return [f"{head}备份中的档案记录 {mine}（档号 {my_ref}）与档案记录 {other}"
+                f"（档号 {other_ref}）{same}"]
+    run, file = f"固定性检查 {f.run_id}", (_file(f) if f.position is not None else "")
+    record = f"档案记录 {f.record_id}"
+    lines = {
+        "failure_without_run": f"{run} 对{file}记录了问题，但备份中没有这次检查",
+        "failure_without_file": f"{run} 对{file}记录了问题，但备份中没有这个文件",
+        "coverage_without_run": f"{record} 的首次检查记为 {run}，但备份中没有这次检查",
+        "coverage_without_record": f"{run} 记有{record} 的首次检查，但备份中没有这条档案记录",
+        "start_vs_run": f"{run} 的开始记录与完成记录不符："
+                        f"{_differences(f, '开始记录', '完成记录', None)}",
+        "record_files": f"备份中的档案记录 {f.archival_ref}（记录 {f.record_id}）与它自己的"
+                        f"文件行不符：{_differences(f, '文件行', '档案记录')}",
+    }
+    if f.check == "failure_count":
+        d = f.differences[0]
+        held = (f"只有它的 {d.archive} 条问题记录（可能有问题记录被删去）" if d.archive < d.backup
+                else f"却有它的 {d.archive} 条问题记录（可能有问题记录被添加）")
+        return [f"{head}{run} 记录了 {d.backup} 处问题，但备份中{held}"]
+    if f.check in lines:
+        return [f"{head}{lines[f.check]}"]
+    records = "、".join(f.archival_refs or f.record_ids)
+    return [f"{head}备份中的文件 {f.sha256}（档案记录 {records}）与备份索引不符："
+            f"{_differences(f, '实际', '备份索引记录')}"]
+
+
+def _restore_finding(f: Any) -> list[str]:
+    """One finding of ``restore`` in Chinese: what differs, where (ids and 档号), both values."""
+    if f.kind in ("record_mismatch", "file_mismatch", "log_mismatch"):
+        return _index_finding(f)
+    if f.kind in ("archival_ref_clash", "dedupe_key_clash"):
+        return _clash(f)
+    if f.kind.startswith("fixity_"):
+        return _trail_finding(f)
+    if f.kind == "backup_inconsistent":
+        return _inconsistent(f)
     records = "、".join(f.archival_refs or f.record_ids)
     if f.kind == "stored_copy_mismatch":
         return [f"档案库中保存的文件 {f.sha256} 已被改动或损坏（档案记录 {records}）：",
                 f"    {_differences(f)}"]
     if f.kind == "stored_copy_unreadable":
         return [f"档案库中保存的文件 {f.sha256} 无法读取（档案记录 {records}）"]
-    if f.kind == "backup_inconsistent":
-        return [f"备份自身不一致（档案记录 {records}）：{_differences(f, '实际', '备份索引记录')}"]
     return [f"[{f.kind}] {f.detail}"]
 
 
