@@ -15,9 +15,10 @@ and the seal via :func:`signing.verify.verify_pdf`. A root found only inside the
 self-asserted: the report says so, and a receiver who has the root from elsewhere passes it
 as ``trust_roots``.
 
-Backup and restore of the whole archive are in :mod:`archive.backup` (re-exported here):
-``backup(engine, store, out_dir)`` writes the index as JSON lines plus every indexed blob;
-``restore(engine, store, backup_dir)`` checks that backup and puts it back.
+Backup and restore of the whole archive are in :mod:`archive.backup` and
+:mod:`archive.restore` (re-exported here): ``backup(engine, store, out_dir)`` writes the
+index as JSON lines plus every indexed blob; ``restore(engine, store, backup_dir)`` checks
+that backup against itself and the archive, and adds what the archive lacks.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ from cryptography import x509
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from .backup import BackupSummary, backup, restore  # noqa: F401 - re-exported
+from .backup import BackupSummary, backup  # noqa: F401 - re-exported
 from .errors import ArchiveIndexError, PackageError, StoreError
 from .hashing import both_hex, sha256_hex
 from .index import records as rec
 from .model import AccessAction, ArchiveRecord, FileRole, RecordKind, RecordState
+from .restore import restore  # noqa: F401 - re-exported
 from .service import _load, log_access, search
 from .store import CHUNK, ContentStore
 

@@ -248,3 +248,17 @@ def test_cli_names_the_record_whose_hashes_differ(cli, instance, tmp_path):
     assert (f"档案记录 {record.archival_ref} 已在档案库中，但与备份不一致："
             f"SM3：档案库为 {record.sm3}，备份为 {'0' * 64}") in r.output
     assert "备份自身不一致" in r.output
+
+
+def test_backup_and_restore_names_are_importable_where_they_always_were():
+    """Backup writing and restore live in modules of their own; callers' imports still work."""
+    import archive.backup as old_home
+    import archive.package as package
+    import archive.restore as new_home
+
+    for name in ("restore", "RestoreFinding", "RestoreSummary", "Difference", "CONTENT_COLUMNS"):
+        assert getattr(old_home, name) is getattr(new_home, name)
+    assert package.restore is new_home.restore and package.backup is old_home.backup
+    assert package.BackupSummary is old_home.BackupSummary
+    assert old_home.BACKUP_FORMAT == "doc-service-archive-backup/3"
+    assert set(old_home.FORMATS) == {f"doc-service-archive-backup/{n}" for n in (1, 2, 3)}
