@@ -27,8 +27,6 @@ the two pixel by pixel.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import re
 import threading
@@ -42,6 +40,7 @@ from doc_service.errors import DocServiceError, RenderError
 from doc_service.forms.spec import FormSpec
 from doc_service.rendering.context import DocumentMeta
 from doc_service.rendering.fetcher import ASSET_BASE
+from doc_service.rendering.overlay_merge import merge_pages
 from doc_service.rendering.pdf import PdfRenderer, RenderedPdf, signature_areas
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,6 @@ MAX_GROUP = 8
 """Documents whose values one WeasyPrint pass lays out together (:meth:`render_many`)."""
 _FACES = (("DocSerif", 400, "DocSerif-Regular.otf"), ("DocSerif", 700, "DocSerif-Bold.otf"))
 _ALIAS = "DocSerifP{}"
-_ALIAS_NAME = re.compile(r"DocSerifP(\d+)")
 
 RenderRequest = tuple[FormSpec, dict[str, Any], DocumentMeta, Institution]
 """What :meth:`PdfRenderer.render` takes: the form, its cleaned data, meta, school."""
@@ -269,7 +267,7 @@ class OverlayRenderer:
         labels = [(_unescape(t.group(1)) if (t := _TITLE.search(htmls[i])) else "",
                    _unescape(k.group(1)) if (k := _KEYWORDS.search(htmls[i])) else "")
                   for i, _body in pages]
-        merged = _merge(fixed.pdf, values_pdf, labels, fits)
+        merged = merge_pages(fixed.pdf, values_pdf, labels, fits)
         for (i, _body), pdf in zip(pages, merged, strict=True):
             out[i] = pdf
         return out
@@ -459,88 +457,6 @@ def _text_boxes(box: Any) -> list[Any]:
     if isinstance(box, boxes.TextBox):
         return [box]
     return [t for child in getattr(box, "children", ()) for t in _text_boxes(child)]
-
-
-def _merge(fixed_pdf: bytes, values_pdf: bytes, labels: list[tuple[str, str]],
-           fits: list[bool]) -> list[bytes | None]:
-    """For each values page that fits, the fixed page with it drawn over, titled for its
-    document (``labels``: title and keywords); None for a page that does not fit, or that
-    would carry anything but its own resources."""
-    import pikepdf
-
-    merged: list[bytes | None] = []
-    with pikepdf.open(io.BytesIO(values_pdf)) as values:
-        for index, (values_page, (title, keywords), fit) in enumerate(
-                zip(values.pages, labels, fits, strict=True)):
-            if not fit or not _own_resources(values_page, index):
-                merged.append(None)
-                continue
-            _retag_fonts(values_page, hashlib.sha256(
-                values_page.Contents.read_bytes() + index.to_bytes(2, "big")).digest())
-            with pikepdf.open(io.BytesIO(fixed_pdf)) as pdf:
-                page = pdf.pages[0]
-                page.add_overlay(values_page, pikepdf.Rectangle(*page.mediabox))
-                with pdf.open_metadata(set_pikepdf_as_editor=False) as xmp:
-                    xmp["dc:title"] = title
-                    xmp["pdf:Keywords"] = keywords
-                out = io.BytesIO()
-                pdf.save(out)
-            merged.append(out.getvalue())
-    return merged
-
-
-def _own_resources(page: Any, index: int) -> bool:
-    """Give a values page only the resources its content names (WeasyPrint shares one
-    resource dictionary between the pages of a document: every page's fonts and QR
-    image); False if it draws with a face that is not its own."""
-    import pikepdf
-
-    used = {str(operand) for instruction in pikepdf.parse_content_stream(page)
-            if isinstance(instruction, pikepdf.ContentStreamInstruction)
-            for operand in instruction.operands if isinstance(operand, pikepdf.Name)}
-    shared = page.Resources
-    own = pikepdf.Dictionary()
-    for category in list(shared.keys()):
-        entries = shared[category]
-        if isinstance(entries, pikepdf.Dictionary):
-            kept = {name: entries[name] for name in list(entries.keys()) if name in used}
-            if kept:
-                own[category] = pikepdf.Dictionary(kept)
-        else:
-            own[category] = entries
-    for font in own.get("/Font", {}).values():
-        match = _ALIAS_NAME.search(str(font.get("/BaseFont", "")))
-        if match is None or int(match.group(1)) != index:
-            return False
-    page.Resources = own
-    return True
-
-
-def _retag_fonts(page: Any, seed: bytes) -> None:
-    """Give the values page's font subsets a tag of their own and the face's own name
-    (``DocSerif``, not the page's alias): WeasyPrint derives the tag from the face, so
-    every document's subsets would otherwise share one name, and a viewer that caches
-    fonts by name could draw one subset's glyphs from another."""
-    import pikepdf
-
-    tag = "".join(chr(ord("A") + b % 26) for b in seed[:6])
-
-    def renamed(base: str) -> pikepdf.Name:
-        name = _ALIAS_NAME.sub("DocSerif", base.split("+", 1)[1])
-        return pikepdf.Name(f"/{tag}+{name}")
-
-    fonts = page.Resources.get("/Font", {})
-    for name in list(fonts.keys()):
-        font = fonts[name]
-        targets = [font]
-        targets += list(font.get("/DescendantFonts", []))
-        for f in targets:
-            base = str(f.get("/BaseFont", ""))
-            if "+" in base:
-                f.BaseFont = renamed(base)
-            descriptor = f.get("/FontDescriptor")
-            if descriptor is not None and "+" in str(descriptor.get("/FontName", "")):
-                descriptor.FontName = renamed(str(descriptor.FontName))
 
 
 def _unescape(text: str) -> str:
