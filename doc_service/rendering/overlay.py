@@ -56,7 +56,8 @@ _FIXED_PAGE_ATTEMPTS = 5
 
 MAX_GROUP = 8
 """Documents whose values one WeasyPrint pass lays out together (:meth:`render_many`)."""
-_FACES = (("DocSerif", 400, "DocSerif-Regular.otf"), ("DocSerif", 700, "DocSerif-Bold.otf"))
+_FACES = ((400, "DocSerif-Regular.otf"), (700, "DocSerif-Bold.otf"))
+"""The forms' DocSerif faces (weight, file), registered again per values page."""
 _ALIAS = "DocSerifP{}"
 
 RenderRequest = tuple[FormSpec, dict[str, Any], DocumentMeta, Institution]
@@ -284,7 +285,7 @@ def _page_faces(renderer: PdfRenderer) -> Any:
     if sheet is None:
         rules = [f"@font-face {{ font-family: {_ALIAS.format(n)}; font-weight: {weight}; "
                  f"src: url({ASSET_BASE}fonts/{file}); }}"
-                 for n in range(MAX_GROUP) for _family, weight, file in _FACES]
+                 for n in range(MAX_GROUP) for weight, file in _FACES]
         sheet = _FACE_SHEETS[renderer] = renderer.stylesheet("\n".join(rules))
     return sheet
 

@@ -258,9 +258,6 @@ def _plain(escaped: str) -> str | None:
     return text.strip()
 
 
-_QR_CACHE_MAX = 64
-
-
 def _qr_image(src: str) -> Any:
     """A WeasyPrint image of a ``data:image/png`` QR code."""
     from PIL import Image
