@@ -202,3 +202,20 @@ def cli() -> click.Group:
     group = click.Group("doc-service")
     register(group)
     return group
+
+
+def flip_a_byte(store: FileContentStore, sha: str) -> bytes:
+    """Damage a stored file in place (a bit flipped mid-file); the damaged bytes."""
+    p = store.path_of(sha)
+    p.chmod(0o644)
+    data = bytearray(p.read_bytes())
+    data[len(data) // 2] ^= 1
+    p.write_bytes(bytes(data))
+    return bytes(data)
+
+
+def record_ids(engine: Engine) -> set[str]:
+    """Every archive record's id, voided ones included."""
+    from archive.service import search
+
+    return {r.id for r in search(engine, include_voids=True)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +15,8 @@ from archive.fixity import fixity_failures, fixity_run, fixity_runs, record_fixi
 from archive.model import SCHEDULED, FileRole, FixityProblem
 from archive.service import archive_document
 
+from .conftest import flip_a_byte
+
 
 def sm3(data: bytes) -> str:
     h = hashes.Hash(hashes.SM3())
@@ -23,13 +24,6 @@ def sm3(data: bytes) -> str:
     return h.finalize().hex()
 
 
-def flip_a_byte(store, sha: str) -> bytes:
-    p = store.path_of(sha)
-    os.chmod(p, 0o644)
-    data = bytearray(p.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    p.write_bytes(bytes(data))
-    return bytes(data)
 
 
 def test_a_clean_run_is_recorded(engine, store, make_input):

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from archive.hashing import sha256_hex, sm3_hex
 from archive.package import backup, restore
-from archive.service import archive_document, log_access, search, void_record
+from archive.service import archive_document, log_access, void_record
 from archive.store import FileContentStore
 
-from .conftest import make_pdf
+from .conftest import flip_a_byte, make_pdf, record_ids
 
 
 @pytest.fixture
@@ -34,8 +34,6 @@ NO_TRAIL = {"archive_fixity_run_starts": 0, "archive_fixity_runs": 0,
 """What a restore adds to the fixity trail when neither side has run a fixity check."""
 
 
-def record_ids(engine) -> set[str]:
-    return {r.id for r in search(engine, include_voids=True)}
 
 
 def rewrite(backup_dir: Path, table: str, change) -> None:
@@ -50,13 +48,6 @@ def rewrite(backup_dir: Path, table: str, change) -> None:
     (backup_dir / "backup.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
-def flip_a_byte(store: FileContentStore, sha: str) -> bytes:
-    p = store.path_of(sha)
-    p.chmod(0o644)
-    data = bytearray(p.read_bytes())
-    data[len(data) // 2] ^= 1
-    p.write_bytes(bytes(data))
-    return bytes(data)
 
 
 def test_identical_records_are_reported_present_and_unchanged(engine, make_engine, store,

@@ -10,20 +10,10 @@ import json
 from click.testing import CliRunner
 
 from archive.package import backup, restore
-from archive.service import archive_document, search
+from archive.service import archive_document
 from archive.store import FileContentStore
 
-
-def record_ids(engine) -> set[str]:
-    return {r.id for r in search(engine, include_voids=True)}
-
-
-def flip_a_byte(store: FileContentStore, sha: str) -> None:
-    p = store.path_of(sha)
-    p.chmod(0o644)
-    data = bytearray(p.read_bytes())
-    data[len(data) // 2] ^= 1
-    p.write_bytes(bytes(data))
+from .conftest import flip_a_byte, record_ids
 
 
 def test_a_clash_on_the_archival_ref_is_reported_with_the_rest(engine, make_engine, store,
