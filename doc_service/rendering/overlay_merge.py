@@ -2,8 +2,9 @@
 
 A group's values pages come as one PDF whose pages share one resource dictionary; each
 page keeps only the resources its content names, and is refused if it draws with a face
-that is not its own (``DocSerifP<n>`` for page n), so no document carries another's
-characters. Its font subsets get a tag of their own and the face's real name back.
+that is not its own (``DocSerifP<n>`` for page n, ``slots.face_family``), so no document
+carries another's characters. Its font subsets get a tag of their own and the face's real
+name back.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import io
 import re
 from typing import Any
 
-_ALIAS_NAME = re.compile(r"DocSerifP(\d+)")
+import pikepdf
+
+from doc_service.rendering.slots import FACE_ALIAS
+
+_ALIAS_NAME = re.compile(re.escape(FACE_ALIAS) + r"(\d+)")
+"""A values page's face in a font's name as WeasyPrint writes it (``ABCDEF+DocSerifP3``)."""
 
 
 def merge_pages(fixed_pdf: bytes, values_pdf: bytes, labels: list[tuple[str, str]],
-           fits: list[bool]) -> list[bytes | None]:
+                fits: list[bool]) -> list[bytes | None]:
     """For each values page that fits, the fixed page with it drawn over, titled for its
     document (``labels``: title and keywords); None for a page that does not fit, or that
     would carry anything but its own resources."""
-    import pikepdf
-
     merged: list[bytes | None] = []
     with pikepdf.open(io.BytesIO(values_pdf)) as values:
         for index, (values_page, (title, keywords), fit) in enumerate(
@@ -48,8 +52,6 @@ def _own_resources(page: Any, index: int) -> bool:
     """Give a values page only the resources its content names (WeasyPrint shares one
     resource dictionary between the pages of a document: every page's fonts and QR
     image); False if it draws with a face that is not its own."""
-    import pikepdf
-
     used = {str(operand) for instruction in pikepdf.parse_content_stream(page)
             if isinstance(instruction, pikepdf.ContentStreamInstruction)
             for operand in instruction.operands if isinstance(operand, pikepdf.Name)}
@@ -76,8 +78,6 @@ def _retag_fonts(page: Any, seed: bytes) -> None:
     (``DocSerif``, not the page's alias): WeasyPrint derives the tag from the face, so
     every document's subsets would otherwise share one name, and a viewer that caches
     fonts by name could draw one subset's glyphs from another."""
-    import pikepdf
-
     tag = "".join(chr(ord("A") + b % 26) for b in seed[:6])
 
     def renamed(base: str) -> pikepdf.Name:

@@ -4,20 +4,27 @@ One :class:`PdfRenderer` per process keeps the parsed base stylesheet and the
 font configuration warm, so each render only lays out its own page. Boxes in
 the template marked ``data-sig-role="<role>"`` are the signature and seal
 areas; their positions come back in PDF points for the signing step.
+
+Issuing needs a :class:`DocumentRenderer` (one document at a time); a batch a
+:class:`BatchRenderer` (many at once, each failing alone): :class:`PdfRenderer`
+is both, a batch's ``overlay.OverlayRenderer`` renders a group in one pass.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import weasyprint
 from jinja2 import TemplateError
+from weasyprint.text.fonts import FontConfiguration
 
 from doc_service.config import FONTS_ROOT, FORMS_ROOT, Institution
-from doc_service.errors import FieldError, MissingGlyphError, RenderError
+from doc_service.errors import DocServiceError, FieldError, MissingGlyphError, RenderError
 from doc_service.forms.spec import FormSpec
 from doc_service.rendering.compression import DEFAULT_LEVEL, use_level
 from doc_service.rendering.context import DocumentMeta, build_context
@@ -25,6 +32,8 @@ from doc_service.rendering.fetcher import ASSET_BASE, AssetOnlyFetcher
 from doc_service.rendering.fonts import ensure_fonts, missing_glyphs
 from doc_service.rendering.qr import qr_png_data_uri
 from doc_service.rendering.sandbox import html_environment
+from doc_service.rendering.slots import SlottedPage, split_page
+from doc_service.rendering.weasy_internals import marked_boxes
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +64,38 @@ class RenderedPdf:
     refused_urls: tuple[str, ...] = field(default=())
 
 
+RenderRequest = tuple[FormSpec, dict[str, Any], DocumentMeta, Institution]
+"""What :meth:`DocumentRenderer.render` takes: the form, its cleaned data, meta, school."""
+
+
 class DocumentRenderer(Protocol):
     """What issuing needs of a renderer: :class:`PdfRenderer`, or a batch's
-    ``overlay.OverlayRenderer`` (which also renders many documents at once)."""
+    ``overlay.OverlayRenderer``."""
 
     def render(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
                institution: Institution) -> RenderedPdf: ...
+
+
+class BatchRenderer(DocumentRenderer, Protocol):
+    """What a batch needs of a renderer: many documents at once, each failing alone
+    (:class:`PdfRenderer`, one after the other, or ``overlay.OverlayRenderer``)."""
+
+    def render_many(self, requests: Sequence[RenderRequest]
+                    ) -> list[RenderedPdf | DocServiceError]:
+        """Each request's PDF, or the error :meth:`render` raises for it, in its place."""
+        ...
+
+
+def render_each(renderer: DocumentRenderer, requests: Sequence[RenderRequest]
+                ) -> list[RenderedPdf | DocServiceError]:
+    """:meth:`BatchRenderer.render_many` for a renderer of one document at a time."""
+    rendered: list[RenderedPdf | DocServiceError] = []
+    for request in requests:
+        try:
+            rendered.append(renderer.render(*request))
+        except DocServiceError as e:
+            rendered.append(e)
+    return rendered
 
 
 def check_glyphs(form: FormSpec, data: dict[str, Any], institution: Institution) -> None:
@@ -85,12 +120,8 @@ class PdfRenderer:
     """Renders forms to PDF; thread-safe, reuse one per process."""
 
     def __init__(self, forms_root: Path = FORMS_ROOT, fonts_root: Path = FONTS_ROOT) -> None:
-        import weasyprint
-        from weasyprint.text.fonts import FontConfiguration
-
         ensure_fonts()
         use_level(DEFAULT_LEVEL)
-        self._weasyprint = weasyprint
         self._forms_root = forms_root
         self._mounts = {"forms": forms_root, "fonts": fonts_root}
         self._env = html_environment(forms_root)
@@ -118,6 +149,11 @@ class PdfRenderer:
         return RenderedPdf(pdf=pdf, signature_areas=areas, page_count=len(document.pages),
                            refused_urls=tuple(fetcher.refused))
 
+    def render_many(self, requests: Sequence[RenderRequest]
+                    ) -> list[RenderedPdf | DocServiceError]:
+        """:meth:`render` for each request in turn (see :class:`BatchRenderer`)."""
+        return render_each(self, requests)
+
     def html(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
              institution: Institution) -> str:
         """The form's page as HTML (checked for printable characters first)."""
@@ -129,12 +165,18 @@ class PdfRenderer:
         except TemplateError as e:
             raise RenderError(f"表单模板 {form.id} 渲染失败：{e}") from e
 
+    def slotted_page(self, form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
+                     institution: Institution) -> SlottedPage:
+        """The form's page split into its skeleton and its slots' values (see
+        ``rendering.slots``), with the same checks and errors as :meth:`html`."""
+        return split_page(lambda: self.html(form, data, meta, institution))
+
     def layout(self, html: str, form_id: str, fetcher: AssetOnlyFetcher | None = None,
                stylesheets: tuple[Any, ...] | None = None) -> Any:
         """Lay ``html`` out as a WeasyPrint document with the forms' fonts and only the
         form's own assets, styled by the forms' base stylesheet, or by ``stylesheets``
         (from :meth:`stylesheet`) instead. Callers hold :attr:`lock`."""
-        return self._weasyprint.HTML(
+        return weasyprint.HTML(
             string=html, base_url=f"{ASSET_BASE}forms/{form_id}/",
             url_fetcher=fetcher or AssetOnlyFetcher(self._mounts),
         ).render(font_config=self._font_config,
@@ -142,8 +184,13 @@ class PdfRenderer:
 
     def stylesheet(self, css: str) -> Any:
         """``css`` parsed once, to pass to :meth:`layout` many times."""
-        return self._weasyprint.CSS(string=css, font_config=self._font_config,
+        return weasyprint.CSS(string=css, font_config=self._font_config,
                                     url_fetcher=AssetOnlyFetcher(self._mounts))
+
+    @property
+    def base_stylesheet(self) -> Any:
+        """The forms' base stylesheet, which :meth:`layout` uses unless given others."""
+        return self._base_css
 
     @property
     def lock(self) -> threading.Lock:
@@ -152,26 +199,19 @@ class PdfRenderer:
 
 
 def signature_areas(document: Any) -> dict[str, SignatureArea]:
-    """The boxes marked ``data-sig-role``, in PDF points, by role."""
+    """The boxes marked ``data-sig-role``, in PDF points, by role (the first of each)."""
     areas: dict[str, SignatureArea] = {}
-    for index, page in enumerate(document.pages):
-        height_pt = page.height * PX_TO_PT
-        stack = [page._page_box]  # noqa: SLF001 - WeasyPrint exposes layout only here
-        while stack:
-            box = stack.pop()
-            element = getattr(box, "element", None)
-            role = element.get("data-sig-role") if element is not None else None
-            if role and role not in areas and getattr(box, "element_tag", None):
-                x, y = box.border_box_x(), box.border_box_y()
-                w, h = box.border_width(), box.border_height()
-                areas[role] = SignatureArea(
-                    page_index=index,
-                    x1=round(x * PX_TO_PT, 2),
-                    y1=round(height_pt - (y + h) * PX_TO_PT, 2),
-                    x2=round((x + w) * PX_TO_PT, 2),
-                    y2=round(height_pt - y * PX_TO_PT, 2),
-                )
-            stack.extend(getattr(box, "children", ()))
+    for box in marked_boxes(document, "data-sig-role"):
+        if box.value in areas:
+            continue
+        height_pt = document.pages[box.page_index].height * PX_TO_PT
+        areas[box.value] = SignatureArea(
+            page_index=box.page_index,
+            x1=round(box.x * PX_TO_PT, 2),
+            y1=round(height_pt - (box.y + box.height) * PX_TO_PT, 2),
+            x2=round((box.x + box.width) * PX_TO_PT, 2),
+            y2=round(height_pt - box.y * PX_TO_PT, 2),
+        )
     return areas
 
 

@@ -5,6 +5,7 @@ so they render in Jinja's *immutable sandbox* (no attribute access to
 internals, no mutation of context objects), with autoescaping on and
 ``StrictUndefined`` so a misspelt variable is an error, not a silent blank.
 Values are never compiled as templates: ``{{ 7*7 }}`` in a name prints as is.
+The HTML environment also offers the slot markup of ``rendering.slots``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from doc_service.rendering.context import cn_date, cn_month
+from doc_service.rendering.slots import TEMPLATE_GLOBALS
 
 
 def _box(checked: object) -> str:
@@ -33,6 +35,7 @@ def html_environment(root: Path) -> ImmutableSandboxedEnvironment:
     )
     env.filters["cn_date"] = cn_date
     env.filters["cn_month"] = cn_month
+    env.globals.update(TEMPLATE_GLOBALS)
     return env
 
 

@@ -20,6 +20,7 @@ from doc_service.forms.validation import validate
 from doc_service.rendering.context import DocumentMeta
 from doc_service.rendering.overlay import OverlayRenderer
 from doc_service.rendering.pdf import default_renderer
+from doc_service.rendering.weasy_internals import slot_lines
 from tests.conftest import example, run_tool
 
 FORM = "verification_checklist"
@@ -140,13 +141,11 @@ def test_a_first_document_with_a_wrapping_value_does_not_stop_the_overlay() -> N
 
 
 def slots_of(body: str) -> Any:
-    from doc_service.rendering.overlay import _slots
-
     renderer = default_renderer()
     html = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"></head><body>'
             f"{body}</body></html>")
     with renderer.lock:
-        return _slots(renderer.layout(html, FORM))
+        return slot_lines(renderer.layout(html, FORM))
 
 
 @pytest.mark.parametrize("body", [

@@ -3,14 +3,21 @@
 The painter learns each slot's style and place from WeasyPrint's own layout of a probe page
 and refuses to exist if its drawing of that probe differs; these tests check a whole group
 against ``PdfRenderer.render`` pixel by pixel, that each document carries only its own
-characters, and each way it declines.
+characters, and each way it declines (painters that draw otherwise or fail are passed in
+as fakes).
+
+The first test is the canary of ``rendering.weasy_internals``: on a WeasyPrint that module
+was not checked against, the painter declines, and that test fails.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import re
+import tomllib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +28,15 @@ from PIL import ImageChops
 from doc_service.config import Institution
 from doc_service.errors import MissingGlyphError
 from doc_service.forms.spec import load_form
-from doc_service.rendering import values_painter
-from doc_service.rendering.overlay import MAX_GROUP, OverlayRenderer
+from doc_service.rendering import values_painter, weasy_internals
+from doc_service.rendering.overlay import OverlayRenderer
 from doc_service.rendering.pdf import default_renderer
 from doc_service.rendering.qr import qr_png
+from doc_service.rendering.slots import GROUP_SIZE
+from doc_service.rendering.values_painter import ValuesPage, ValuesPainter
 from tests.rendering.test_overlay import FORM, data, meta, pixels
+
+ROOT = Path(__file__).resolve().parents[2]
 
 STUDENTS = [  # names of characters no other student here has; 18-digit IDs, one with X
     dict(name="欧阳娜娜", student_no="2024010001", id_number="61011320070516058X", gender="女"),
@@ -53,7 +64,7 @@ def overlay() -> OverlayRenderer:
 def test_with_this_weasyprint_the_values_are_drawn_directly(overlay: OverlayRenderer) -> None:
     fixed = overlay._fixed  # noqa: SLF001 - the painter is the overlay's own
     assert fixed is not None and fixed.painter is not None
-    assert fixed.painter.faces == MAX_GROUP
+    assert fixed.painter.faces == GROUP_SIZE
 
 
 def test_a_group_is_the_full_render_of_each_document_pixel_for_pixel(
@@ -109,19 +120,18 @@ def test_one_document_that_cannot_be_printed_does_not_fail_its_group(
     assert not isinstance(results[0], Exception) and results[0].page_count == 1
 
 
+class MisdrawingPainter(ValuesPainter):
+    """A painter that draws every value back to front: not what WeasyPrint drew."""
+
+    def write(self, pages: Sequence[ValuesPage]) -> bytes | None:
+        return super().write([(face, {key: text[::-1] for key, text in texts.items()}, qr)
+                              for face, texts, qr in pages])
+
+
 def test_a_painter_that_would_draw_otherwise_than_weasyprint_is_not_used(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real = values_painter._operations
-    calls: list[int] = []
-
-    def shifted(pdf: bytes) -> Any:
-        calls.append(1)
-        pages = real(pdf)
-        return pages if len(calls) == 1 else [page[1:] for page in pages]
-
-    monkeypatch.setattr(values_painter, "_operations", shifted)
+        tmp_path: Path) -> None:
     form, inst = load_form(FORM), Institution()
-    ov = OverlayRenderer(default_renderer(), form, inst)
+    ov = OverlayRenderer(default_renderer(), form, inst, painter=MisdrawingPainter.from_probe)
     ov.render(form, data(), meta(1, "AAAA2222BB"), inst)
     assert ov._fixed is not None and ov._fixed.painter is None  # noqa: SLF001
     # The values are then laid out as HTML: still overlaid, still the full render's pixels.
@@ -132,6 +142,35 @@ def test_a_painter_that_would_draw_otherwise_than_weasyprint_is_not_used(
                                  pixels(default_renderer().render(*request).pdf, tmp_path,
                                         "full"))
     assert diff.getbbox() is None
+
+
+def test_on_a_weasyprint_it_was_not_checked_against_the_painter_declines(
+        tmp_path: Path) -> None:
+    assert weasy_internals.draws_directly(weasy_internals.VERSION)
+    assert not weasy_internals.draws_directly("71.0")
+    assert not weasy_internals.draws_directly("61.2")
+    assert not weasy_internals.draws_directly("unknown")
+    form, inst = load_form(FORM), Institution()
+    ov = OverlayRenderer(default_renderer(), form, inst, painter=functools.partial(
+        ValuesPainter.from_probe, weasyprint_version="71.0"))
+    ov.render(form, data(), meta(1, "AAAA2222BB"), inst)
+    assert ov._fixed is not None and ov._fixed.painter is None  # noqa: SLF001
+    # The values are then laid out as HTML: still overlaid, still the full render's pixels.
+    (request,) = requests([STUDENTS[3]])
+    got = ov.render(*request)
+    assert ov.overlaid == 2 and ov.full == 0
+    diff = ImageChops.difference(pixels(got.pdf, tmp_path, "got"),
+                                 pixels(default_renderer().render(*request).pdf, tmp_path,
+                                        "full"))
+    assert diff.getbbox() is None
+
+
+def test_pyproject_bounds_weasyprint_below_the_first_major_the_painter_was_not_checked_on(
+        ) -> None:
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+        "project"]["dependencies"]
+    (weasyprint,) = [d for d in dependencies if d.startswith("weasyprint")]
+    assert f"<{weasy_internals.TESTED_MAJORS.stop}" in weasyprint
 
 
 @pytest.mark.parametrize("text", [
@@ -162,7 +201,7 @@ def test_a_character_entity_is_drawn_as_its_character() -> None:
 def test_the_group_keeps_its_documents_apart_when_it_is_larger_than_the_faces(
         overlay: OverlayRenderer) -> None:
     many = [dict(name=f"学生{'甲乙丙丁戊己庚辛壬癸'[i]}", student_no=f"20240200{i:02d}")
-            for i in range(MAX_GROUP + 2)]
+            for i in range(GROUP_SIZE + 2)]
     results = overlay.render_many(requests(many, first_seq=100))
     assert all(not isinstance(r, Exception) for r in results)
     assert overlay._fixed is not None  # noqa: SLF001
@@ -174,12 +213,18 @@ def test_the_group_keeps_its_documents_apart_when_it_is_larger_than_the_faces(
         assert own in chars and not (marks - {own}) & chars
 
 
-def test_a_painter_that_fails_leaves_the_values_to_the_html_layout(
-        overlay: OverlayRenderer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def broken(*_a: Any, **_k: Any) -> Any:
+class BrokenPainter:
+    """A painter whose WeasyPrint moved an internal after it was learnt."""
+
+    def write(self, pages: Sequence[ValuesPage]) -> bytes | None:
         raise AttributeError("a WeasyPrint release moved an internal")
 
-    monkeypatch.setattr(values_painter.ValuesPainter, "write", broken)
+
+def test_a_painter_that_fails_leaves_the_values_to_the_html_layout(tmp_path: Path) -> None:
+    form, inst = load_form(FORM), Institution()
+    overlay = OverlayRenderer(default_renderer(), form, inst,
+                              painter=lambda *_args: BrokenPainter())
+    overlay.render(form, data(), meta(1, "AAAA2222BB"), inst)
     (request,) = requests([STUDENTS[1]])
     got = overlay.render(*request)
     assert overlay.overlaid == 2 and overlay.full == 0
