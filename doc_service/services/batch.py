@@ -31,9 +31,10 @@ from doc_service.errors import (
 )
 from doc_service.forms.spec import load_form
 from doc_service.forms.validation import validate
+from doc_service.rendering.slots import GROUP_SIZE
 from doc_service.services.access import SCHOOL_WIDE, Actor, require_staff
 from doc_service.services.audit import audit
-from doc_service.services.batch_items import GROUP_SIZE, issue_items
+from doc_service.services.batch_items import issue_items
 from doc_service.services.runtime import Runtime
 from doc_service.storage.batch_models import (
     OPEN_STATES,

@@ -43,9 +43,6 @@ from doc_service.storage.models import DocStatus, Document, Student, User, new_i
 
 log = logging.getLogger(__name__)
 
-GROUP_SIZE = 8
-"""Items a runner issues together: one claim, one render pass, one record transaction."""
-
 
 def issue_item(rt: Runtime, item_id: int) -> str | None:
     """Issue one item's document, exactly once; the item's new state, or None if it was

@@ -33,7 +33,7 @@ from doc_service.forms.spec import FormSpec, load_form
 from doc_service.forms.validation import validate
 from doc_service.numbering import next_number
 from doc_service.rendering.context import DocumentMeta
-from doc_service.rendering.pdf import DocumentRenderer, default_renderer
+from doc_service.rendering.pdf import BatchRenderer, DocumentRenderer, default_renderer
 from doc_service.rendering.qr import new_code
 from doc_service.services.access import (
     POOLED_ROLES,
@@ -211,23 +211,14 @@ def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
 
 
 def render_drafts(rt: Runtime, drafts: Sequence[tuple[IssuePlan, str, str, str]], *,
-                  today: dt.date, renderer: DocumentRenderer) -> list[Draft | DocServiceError]:
+                  today: dt.date, renderer: BatchRenderer) -> list[Draft | DocServiceError]:
     """:func:`render_draft` for several documents at once, each given as its plan and
     reserved 文号, document id and code: each result is the stored draft, or the error
     that refused it (one bad document does not fail the others). A batch passes its
     overlay ``renderer``, which lays out a group's values together."""
     requests = [(plan.form, plan.data, _meta(rt, number, code, today, doc_id, 1),
                  rt.institution) for plan, number, doc_id, code in drafts]
-    rendered: list[Any]
-    if hasattr(renderer, "render_many"):
-        rendered = renderer.render_many(requests)
-    else:
-        rendered = []
-        for request in requests:
-            try:
-                rendered.append(renderer.render(*request))
-            except DocServiceError as e:
-                rendered.append(e)
+    rendered = renderer.render_many(requests)
     out: list[Draft | DocServiceError] = []
     for (_plan, number, doc_id, code), pdf in zip(drafts, rendered, strict=True):
         if isinstance(pdf, DocServiceError):
