@@ -13,6 +13,8 @@ import types
 import zlib
 from typing import Any
 
+import pydyf
+
 DEFAULT_LEVEL = 6
 
 
@@ -29,15 +31,6 @@ def _zlib_at(level: int) -> types.SimpleNamespace:
 
 def use_level(level: int = DEFAULT_LEVEL) -> None:
     """Make pydyf deflate at ``level`` (idempotent; a no-op if pydyf changes its design)."""
-    import pydyf
-
     current = getattr(pydyf, "zlib", None)
     if current is zlib or getattr(current, "level", None) is not None:
         pydyf.zlib = _zlib_at(level)  # type: ignore[attr-defined]
-
-
-def current_level() -> int | None:
-    """The level pydyf now uses, or None if it is zlib's module as pydyf imported it."""
-    import pydyf
-
-    return getattr(getattr(pydyf, "zlib", None), "level", None)

@@ -13,6 +13,7 @@ from typing import Any
 
 from doc_service.config import Institution
 from doc_service.forms.spec import FieldType, FormSpec
+from doc_service.rendering.qr import verify_url
 
 
 def cn_date(value: str | dt.date | None) -> str:
@@ -48,8 +49,6 @@ class DocumentMeta:
                document_id: str = "") -> DocumentMeta:
         """The meta of a document the school issues: its QR code verifies ``code`` at the
         school's public address."""
-        from doc_service.rendering.qr import verify_url
-
         return cls(number=number, code=code,
                    verify_url=verify_url(institution.public_base_url, code),
                    issued_on=issued_on or dt.date.today(), version=version,

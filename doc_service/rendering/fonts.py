@@ -14,12 +14,16 @@ renderer refuses with a clear error instead.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
 import threading
 from functools import cache
 from pathlib import Path
+
+from fontTools import subset
+from fontTools.ttLib import TTCollection, TTFont
 
 from doc_service.config import FONTS_ROOT
 from doc_service.errors import ConfigurationError
@@ -71,8 +75,6 @@ def _recipe() -> str:
     (A character the subset lacks still prints, through the full system face, but then
     that 20 MB face is subset for every page: the tick mark √ once cost a third of the
     withdrawal notice's render.)"""
-    import hashlib
-
     source = "|".join((EXTRA_CHARS, UNICODE_RANGES, "kern,palt,halt,vert", "v2"))
     return hashlib.sha256(source.encode()).hexdigest()[:16]
 
@@ -82,8 +84,6 @@ def _recipe_path(weight: str) -> Path:
 
 
 def _build_subset(weight: str) -> None:
-    from fontTools import subset
-
     source = SYSTEM_DIR / SYSTEM_FACES[weight]
     if not source.exists():
         raise ConfigurationError(
@@ -143,8 +143,6 @@ def ensure_fonts() -> dict[str, Path]:
 @cache
 def font_codepoints(path: str, index: int = 0) -> frozenset[int]:
     """Code points a font file (or one face of a collection) maps to glyphs; cached."""
-    from fontTools.ttLib import TTCollection, TTFont
-
     if path.endswith(".ttc"):
         with TTCollection(path, lazy=True) as collection:
             return frozenset(collection.fonts[index].getBestCmap())

@@ -1,8 +1,9 @@
 """QR codes for verification URLs.
 
 The payload is only the short URL (``https://host/d/<code>``): short payloads
-give few modules, so a 2.4 cm code still decodes from a 150 dpi scan. SVG
-keeps it vector-sharp in the PDF; PNG is for the DOCX.
+give few modules, so a 2.4 cm code still decodes from a 150 dpi scan. Both the
+PDF and the DOCX carry a 1-bit PNG, which the PDF draws with interpolation off
+(``image-rendering: pixelated``), so its modules stay sharp.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import io
 import secrets
 
 import qrcode
-import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
 
 # Crockford-style alphabet: no 0/O or 1/I/L, so a code read aloud or typed survives.
@@ -39,13 +39,6 @@ def _make(data: str) -> qrcode.QRCode:
 
 def qr_png_data_uri(data: str) -> str:
     return "data:image/png;base64," + base64.b64encode(qr_png(data)).decode("ascii")
-
-
-def qr_svg_data_uri(data: str) -> str:
-    img = _make(data).make_image(image_factory=qrcode.image.svg.SvgPathFillImage)
-    buf = io.BytesIO()
-    img.save(buf)
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def qr_png(data: str, box_size: int = 4) -> bytes:

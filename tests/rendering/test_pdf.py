@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import shutil
 from pathlib import Path
 
 import pytest
+from jinja2.exceptions import SecurityError
+from PIL import Image
 
-from doc_service.config import Institution
+from doc_service.config import FONTS_ROOT, FORMS_ROOT, Institution
 from doc_service.errors import MissingGlyphError, RenderError, ValidationError
+from doc_service.forms.spec import FORM_IDS, load_form
+from doc_service.forms.validation import validate
 from doc_service.issuing import RenderedDocument, render_document
 from doc_service.rendering.context import DocumentMeta
+from doc_service.rendering.pdf import PdfRenderer
+from doc_service.rendering.qr import qr_png
+from doc_service.rendering.sandbox import html_environment
 from tests.conftest import example, run_tool
 
 URL = "http://127.0.0.1:8000/d/7KQ2M9XH4P"
@@ -41,8 +50,6 @@ def pdftotext(pdf: Path) -> str:
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[RenderedDocument, Path]]:
-    from doc_service.forms.spec import FORM_IDS
-
     folder = tmp_path_factory.mktemp("pdf")
     out = {}
     for fid in FORM_IDS:
@@ -109,12 +116,6 @@ def test_qr_code_is_at_least_two_centimetres(rendered, form_id: str) -> None:
     listing = run_tool("pdfimages", "-list", str(path)).stdout.decode().splitlines()[2:]
     assert listing, "no image in the PDF"
     # x-ppi of the QR image: its pixel width over its printed width.
-    import io
-
-    from PIL import Image
-
-    from doc_service.rendering.qr import qr_png
-
     width_px = Image.open(io.BytesIO(qr_png(URL))).width
     xppi = float(listing[0].split()[12])
     assert width_px / xppi * 2.54 >= 2.0
@@ -178,10 +179,6 @@ def test_invalid_data_renders_nothing() -> None:
 
 
 def test_sandbox_blocks_template_code_execution(tmp_path: Path) -> None:
-    from jinja2.exceptions import SecurityError
-
-    from doc_service.rendering.sandbox import html_environment
-
     (tmp_path / "evil.html").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
     env = html_environment(tmp_path)
     with pytest.raises(SecurityError):
@@ -189,13 +186,6 @@ def test_sandbox_blocks_template_code_execution(tmp_path: Path) -> None:
 
 
 def test_broken_template_is_a_render_error(tmp_path: Path) -> None:
-    import shutil
-
-    from doc_service.config import FONTS_ROOT, FORMS_ROOT
-    from doc_service.forms.spec import load_form
-    from doc_service.forms.validation import validate
-    from doc_service.rendering.pdf import PdfRenderer
-
     root = tmp_path / "forms"
     shutil.copytree(FORMS_ROOT, root)
     (root / "withdrawal_notice" / "form.html").write_text("{{ no_such_variable }}")
