@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from archive.backup import backup, restore
 from archive.errors import PackageError
 from archive.fixity import fixity_failures, fixity_runs, record_fixity, run_fixity
-from archive.package import backup, restore
 from archive.service import archive_document, search
 from archive.store import FileContentStore
 

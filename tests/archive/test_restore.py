@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from archive.backup import backup, restore
 from archive.hashing import sha256_hex, sm3_hex
-from archive.package import backup, restore
 from archive.service import archive_document, log_access, void_record
 from archive.store import FileContentStore
 
@@ -241,15 +241,23 @@ def test_cli_names_the_record_whose_hashes_differ(cli, instance, tmp_path):
     assert "备份自身不一致" in r.output
 
 
-def test_backup_and_restore_names_are_importable_where_they_always_were():
-    """Backup writing and restore live in modules of their own; callers' imports still work."""
-    import archive.backup as old_home
+def test_backup_and_restore_are_offered_by_their_face_and_nowhere_else():
+    """Backup writing, its format and restore live in ``archive.backup``'s modules; callers
+    import them from the face, and no other module re-exports them."""
+    import archive.backup as face
     import archive.package as package
-    import archive.restore as new_home
+    from archive.backup import findings, format, restorer, writer
 
-    for name in ("restore", "RestoreFinding", "RestoreSummary", "Difference", "CONTENT_COLUMNS"):
-        assert getattr(old_home, name) is getattr(new_home, name)
-    assert package.restore is new_home.restore and package.backup is old_home.backup
-    assert package.BackupSummary is old_home.BackupSummary
-    assert old_home.BACKUP_FORMAT == "doc-service-archive-backup/3"
-    assert set(old_home.FORMATS) == {f"doc-service-archive-backup/{n}" for n in (1, 2, 3)}
+    assert sorted(face.__all__) == sorted(set(face.__all__))
+    homes = {"restore": restorer, "RestoreSummary": restorer, "RestoreFinding": findings,
+             "Difference": findings, "CONTENT_COLUMNS": findings, "FindingKind": findings,
+             "FindingCheck": findings, "backup": writer, "BackupSummary": format,
+             "BACKUP_FORMAT": format, "FORMATS": format}
+    for name, home in homes.items():
+        assert name in face.__all__ and getattr(face, name) is getattr(home, name)
+    for name in face.__all__:
+        assert hasattr(face, name)
+    for name in ("backup", "restore", "BackupSummary"):  # the old re-exports are gone
+        assert not hasattr(package, name)
+    assert face.BACKUP_FORMAT == "doc-service-archive-backup/3"
+    assert set(face.FORMATS) == {f"doc-service-archive-backup/{n}" for n in (1, 2, 3)}

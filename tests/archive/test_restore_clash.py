@@ -9,7 +9,7 @@ import json
 
 from click.testing import CliRunner
 
-from archive.package import backup, restore
+from archive.backup import backup, restore
 from archive.service import archive_document
 from archive.store import FileContentStore
 

@@ -10,21 +10,23 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from archive import fixity
+from archive.backup import backup, restore
 from archive.errors import FixityInterruptedError
 from archive.fixity import run_fixity
-from archive.package import backup, restore
+from archive.index import install
 from archive.service import archive_document
 from archive.store import FileContentStore
-from doc_service.commands.archive import _restore_finding
+from archive.wording import restore_finding
+from doc_service.db import database_url, make_engine
 
+from .fakes import DyingDisk
 from .test_backup_fixity import damage_then_repair, forge
 
 
 def words(summary) -> list[str]:  # type: ignore[no-untyped-def]
     """Every line the command prints for the findings of ``summary``."""
     assert not summary.ok
-    return [line for f in summary.findings for line in _restore_finding(f)]
+    return [line for f in summary.findings for line in restore_finding(f)]
 
 
 def fresh(make_engine, tmp_path: Path, name: str = "fresh"):  # type: ignore[no-untyped-def]
@@ -179,9 +181,6 @@ def test_a_file_row_told_otherwise_names_its_ordinal_and_the_blob(engine, store,
 
 
 def test_the_command_prints_the_trail_findings(cli, tmp_path, monkeypatch, make_input):
-    from archive.index import install
-    from doc_service.db import database_url, make_engine
-
     monkeypatch.delenv("DATABASE_URL", raising=False)
     inst = tmp_path / "instance"
     inst.mkdir()
@@ -190,10 +189,8 @@ def test_the_command_prints_the_trail_findings(cli, tmp_path, monkeypatch, make_
     install(engine)
     store = FileContentStore(inst / "archive")
     archive_document(engine, store, make_input("CLI-1"))
-    with monkeypatch.context() as m:
-        m.setattr(fixity, "check_blobs", lambda *a, **k: 1 / 0)
-        with pytest.raises(FixityInterruptedError) as caught:
-            run_fixity(engine, store, run_by="wang")
+    with pytest.raises(FixityInterruptedError) as caught:
+        run_fixity(engine, DyingDisk(store), run_by="wang")
     engine.dispose()
     crashed = caught.value.run
     runner = CliRunner()
