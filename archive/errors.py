@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # archive.fixity imports these errors: at run time this would be a cycle
-    from .fixity.model import FixityRun
+    from .fixity import FixityRun
 
 
 class ArchiveError(Exception):

@@ -15,7 +15,7 @@ from archive.service import archive_document, search
 from archive.store import FileContentStore
 
 from .fakes import BeforeFirstRead, DyingDisk
-from .test_backup_fixity import forge
+from .test_backup_fixity import as_format_1, forge
 
 STARTS = "archive_fixity_run_starts"
 
@@ -150,7 +150,6 @@ def test_formats_1_and_2_still_restore(engine, make_engine, store, runs, tmp_pat
     assert fixity_runs(fresh) == [finished] and finished.finished
     assert restore(engine, store, tmp_path / "bk").ok  # and into an archive with starts
 
-    from .test_backup_fixity import as_format_1
     backup(engine, store, tmp_path / "one")
     manifest = json.loads((tmp_path / "one" / "backup.json").read_text(encoding="utf-8"))
     (tmp_path / "one" / manifest["tables"].pop(STARTS)["file"]).unlink()
