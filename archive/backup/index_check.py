@@ -26,41 +26,55 @@ from .format import Rows
 
 def compare_index(tables: Rows, present: Present) -> tuple[list[RestoreFinding], set[str]]:
     """Findings for rows the archive holds otherwise; and the ids of records that differ."""
-    findings: list[RestoreFinding] = []
-    differing: set[str] = set()
-    have_records = present[records.name]
     refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
-    refs.update({k[0]: r["archival_ref"] for k, r in have_records.items()})
+    refs.update({k[0]: r["archival_ref"] for k, r in present[records.name].items()})
+    record_findings = _compare_records(tables, present)
+    file_findings = _compare_files(tables, present, refs)
+    differing = {f.record_id for f in record_findings + file_findings}
+    return (record_findings + file_findings + _compare_log(tables, present, refs)), differing
 
+
+def _compare_records(tables: Rows, present: Present) -> list[RestoreFinding]:
+    """Records the archive holds with other values than the backup."""
+    findings: list[RestoreFinding] = []
     for row in tables[records.name]:
-        have = have_records.get((row["id"],))
+        have = present[records.name].get((row["id"],))
         if have is None:
             continue
         diffs = row_differences(records, have, row)
         if diffs:
-            differing.add(row["id"])
             what = ("content hashes differ" if diffs[0].column in CONTENT_COLUMNS
                     else "metadata differs")
             findings.append(RestoreFinding(
-                FindingKind.RECORD_MISMATCH, f"record {have['archival_ref']} ({row['id']}) is already "
-                f"in the archive and {what} from the backup: {what_differs(diffs)}",
+                FindingKind.RECORD_MISMATCH, f"record {have['archival_ref']} ({row['id']}) is "
+                f"already in the archive and {what} from the backup: {what_differs(diffs)}",
                 record_id=row["id"], archival_ref=have["archival_ref"],
                 sha256=have["sha256"], differences=diffs, record_ids=(row["id"],),
                 archival_refs=(have["archival_ref"],)))
+    return findings
 
-    have_files: dict[str, dict[int, dict[str, Any]]] = {}
-    for (rid, pos), f in present[files.name].items():
-        have_files.setdefault(rid, {})[pos] = f
-    want_files: dict[str, dict[int, dict[str, Any]]] = {}
-    for f in tables[files.name]:
-        want_files.setdefault(f["record_id"], {})[f["position"]] = f
+
+def _files_by_record(rows: Any) -> dict[str, dict[int, dict[str, Any]]]:
+    """File rows: record id -> position -> row."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for f in rows:
+        out.setdefault(f["record_id"], {})[f["position"]] = f
+    return out
+
+
+def _compare_files(tables: Rows, present: Present, refs: dict[str, str]
+                   ) -> list[RestoreFinding]:
+    """File rows of records the archive holds that differ, or are on one side only."""
+    findings: list[RestoreFinding] = []
+    have_files = _files_by_record(present[files.name].values())
+    want_files = _files_by_record(tables[files.name])
     for rid in sorted(set(want_files) | {r["id"] for r in tables[records.name]}):
-        if (rid,) not in have_records and rid not in have_files:
+        if (rid,) not in present[records.name] and rid not in have_files:
             continue  # a record new to this archive
         have_by_pos, want_by_pos = have_files.get(rid, {}), want_files.get(rid, {})
+        ref = refs.get(rid, "")
         for pos in sorted(set(have_by_pos) | set(want_by_pos)):
             have, want = have_by_pos.get(pos), want_by_pos.get(pos)
-            ref = refs.get(rid, "")
             if have is not None and want is not None:
                 diffs = row_differences(files, have, want)
                 if not diffs:
@@ -78,12 +92,16 @@ def compare_index(tables: Rows, present: Present) -> tuple[list[RestoreFinding],
                 check = FindingCheck.BACKUP_ONLY
             else:  # pragma: no cover - pos comes from one of the two
                 continue
-            differing.add(rid)
             findings.append(RestoreFinding(
                 FindingKind.FILE_MISMATCH, detail, record_id=rid, archival_ref=ref,
                 sha256=one["sha256"], position=pos, role=one["role"], differences=diffs,
                 record_ids=(rid,), archival_refs=(ref,), check=check))
+    return findings
 
+
+def _compare_log(tables: Rows, present: Present, refs: dict[str, str]) -> list[RestoreFinding]:
+    """Access-log entries the archive holds otherwise."""
+    findings: list[RestoreFinding] = []
     for row in tables[access_log.name]:
         have = present[access_log.name].get((row["id"],))
         if have is None:
@@ -92,10 +110,10 @@ def compare_index(tables: Rows, present: Present) -> tuple[list[RestoreFinding],
         if diffs:
             rid = have.get("record_id") or ""
             findings.append(RestoreFinding(
-                FindingKind.LOG_MISMATCH, f"access-log entry {row['id']} differs from the backup: "
-                f"{what_differs(diffs)}", record_id=rid, archival_ref=refs.get(rid, ""),
+                FindingKind.LOG_MISMATCH, f"access-log entry {row['id']} differs from the "
+                f"backup: {what_differs(diffs)}", record_id=rid, archival_ref=refs.get(rid, ""),
                 differences=diffs))
-    return findings, differing
+    return findings
 
 
 _RECORD_KEYS: tuple[tuple[FindingKind, FindingCheck, tuple[str, ...], str], ...] = (

@@ -138,9 +138,9 @@ def _stored_copy(store: ContentStore, sha: str, got: tuple[str, str, int],
     if not diffs:
         return None
     return RestoreFinding(
-        FindingKind.STORED_COPY_MISMATCH, f"the archive's copy of blob {sha} (records {ref_list}) no "
-        f"longer matches the backup: {what_differs(diffs)}", sha256=sha, differences=diffs,
-        record_ids=ids, archival_refs=names)
+        FindingKind.STORED_COPY_MISMATCH, f"the archive's copy of blob {sha} (records "
+        f"{ref_list}) no longer matches the backup: {what_differs(diffs)}", sha256=sha,
+        differences=diffs, record_ids=ids, archival_refs=names)
 
 
 def _check_blobs(tables: Rows, backup_blobs: ContentStore, store: ContentStore,

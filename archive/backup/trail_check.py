@@ -63,8 +63,8 @@ def _compare_runs(tables: Rows, present: Present) -> tuple[list[RestoreFinding],
         diffs = row_differences(fixity_runs, have, row)
         if diffs:
             findings.append(RestoreFinding(
-                FindingKind.FIXITY_RUN_MISMATCH, f"fixity run {row['id']} is already in the archive "
-                f"and differs from the backup: {what_differs(diffs, None)}",
+                FindingKind.FIXITY_RUN_MISMATCH, f"fixity run {row['id']} is already in the "
+                f"archive and differs from the backup: {what_differs(diffs, None)}",
                 differences=diffs, run_id=row["id"]))
     return findings, shared
 
@@ -119,8 +119,8 @@ def _compare_coverage(tables: Rows, present: Present, shared: set[str],
                 check: FindingCheck) -> None:
         rid = row["record_id"]
         findings.append(RestoreFinding(
-            FindingKind.FIXITY_COVERAGE_MISMATCH, detail, record_id=rid, archival_ref=refs.get(rid, ""),
-            differences=diffs, record_ids=(rid,), archival_refs=(refs.get(rid, ""),),
+            FindingKind.FIXITY_COVERAGE_MISMATCH, detail, record_id=rid,
+            archival_ref=refs.get(rid, ""), differences=diffs, record_ids=(rid,), archival_refs=(refs.get(rid, ""),),
             run_id=row["run_id"], check=check))
 
     for row in tables[fixity_coverage.name]:

@@ -322,9 +322,10 @@ def run_fixity(engine: Engine, store: ContentStore, *, run_by: str | None = None
 
     ``run_by`` is who ran it: the user at the command line, or
     :data:`~archive.fixity.model.SCHEDULED`; by default the operating-system user of this
-    process. ``clock`` gives the run's start and end times. The start is committed before anything is hashed. Raises :class:`ArchiveIndexError` if
-    the start cannot be recorded; any failure after that is raised as
-    :class:`FixityInterruptedError` naming the run, which the trail shows unfinished.
+    process. ``clock`` gives the run's start and end times. The start is committed before
+    anything is hashed. Raises :class:`ArchiveIndexError` if the start cannot be recorded;
+    any failure after that is raised as :class:`FixityInterruptedError` naming the run,
+    which the trail shows unfinished.
     """
     who = (_default_runner() if run_by is None else run_by).strip()
     if not who:

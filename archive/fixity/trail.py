@@ -1,9 +1,10 @@
 """Reading the fixity audit trail: the runs (finished or not), their failures, and when each
 record's files were last checked.
 
-The tables and how runs write them are described in :mod:`archive.fixity.check`. In short: a run's start (``archive_fixity_run_starts``) is committed before
-it hashes, its end (``archive_fixity_runs``, same id) with its failures and coverage when it
-finishes; a start without an end is an unfinished run, listed here with ``ended_at=None``.
+The tables and how runs write them are described in :mod:`archive.fixity.check`. In short:
+a run's start (``archive_fixity_run_starts``) is committed before it hashes, its end
+(``archive_fixity_runs``, same id) with its failures and coverage when it finishes; a start
+without an end is an unfinished run, listed here with ``ended_at=None``.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import json
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from sqlalchemy import Engine
 
 from ..errors import PackageError, StoreError
 from ..hashing import both_hex
-from ..model import AccessAction, ArchiveRecord, RecordState
+from ..model import AccessAction, ArchivedFile, ArchiveRecord, RecordState
 from ..service import log_access, search, voids_of
 from ..store import CHUNK, ContentStore
 from .layout import PACKAGE_FORMAT, ROOT_CERTIFICATE, file_name
@@ -61,6 +62,68 @@ def _select(engine: Engine, filters: ExportFilters) -> list[ArchiveRecord]:
     return chosen + voids_of(engine, [r.id for r in chosen])
 
 
+Entry = dict[str, Any]
+"""One file as ``manifest.json`` lists it: path, SHA-256, SM3, size."""
+
+
+def _add(zf: zipfile.ZipFile, listed: list[Entry], path: str, data: bytes) -> None:
+    """Write ``data`` into the package and list it."""
+    s, m, n = both_hex([data])
+    zf.writestr(path, data, compress_type=zipfile.ZIP_DEFLATED)
+    listed.append({"path": path, "sha256": s, "sm3": m, "size": n})
+
+
+def _copy(zf: zipfile.ZipFile, store: ContentStore, f: ArchivedFile, path: str,
+          archival_ref: str) -> Entry:
+    """Copy one stored file into the package, re-hashing it on the way; its entry."""
+    with store.open(f.sha256) as src, zf.open(path, "w") as dst:
+        def chunks() -> Iterator[bytes]:
+            while chunk := src.read(CHUNK):
+                dst.write(chunk)
+                yield chunk
+        s, m, n = both_hex(chunks())
+    if s != f.sha256:
+        raise PackageError(f"stored file {f.sha256} of {archival_ref} is "
+                           "damaged (run fixity); nothing exported")
+    return {"path": path, "sha256": s, "sm3": m, "size": n}
+
+
+def _write_records(zf: zipfile.ZipFile, store: ContentStore, chosen: list[ArchiveRecord],
+                   listed: list[Entry]) -> tuple[list[dict[str, Any]], int]:
+    """Every record's files and metadata; the manifest's records, and the files' bytes."""
+    manifest_records: list[dict[str, Any]] = []
+    total = 0
+    for r in chosen:
+        base = f"records/{r.archival_ref}"
+        paths: dict[str, str] = {}
+        for f in r.files:
+            entry = _copy(zf, store, f, f"{base}/{file_name(f.role, f.version)}",
+                          r.archival_ref)
+            listed.append(entry)
+            paths[str(f.role) if f.version is None else f"{f.role}:v{f.version}"] = entry["path"]
+            total += entry["size"]
+        meta_path = f"{base}/metadata.json"
+        _add(zf, listed, meta_path, json.dumps(r.to_dict(), ensure_ascii=False, indent=2,
+                                               sort_keys=True).encode("utf-8"))
+        manifest_records.append({
+            "id": r.id, "archival_ref": r.archival_ref, "kind": str(r.kind),
+            "document_id": r.document_id, "metadata": meta_path, "files": paths})
+    return manifest_records, total
+
+
+def _write_manifests(zf: zipfile.ZipFile, records: list[dict[str, Any]], listed: list[Entry],
+                     root_name: str | None) -> None:
+    """``manifest.json`` and the checksum lists for ``sha256sum -c`` and SM3 tools."""
+    manifest = {"format": PACKAGE_FORMAT,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "root_certificate": root_name, "records": records, "files": listed}
+    zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2),
+                compress_type=zipfile.ZIP_DEFLATED)
+    for algo in ("sha256", "sm3"):
+        zf.writestr(f"manifest-{algo}.txt", "".join(
+            f"{f[algo]}  {f['path']}\n" for f in listed), compress_type=zipfile.ZIP_DEFLATED)
+
+
 def export_package(engine: Engine, store: ContentStore, out_zip: str | os.PathLike[str],
                    filters: ExportFilters | None = None, *, root_cert_pem: bytes | None = None,
                    who: str = "", why: str = "") -> ExportSummary:
@@ -71,57 +134,19 @@ def export_package(engine: Engine, store: ContentStore, out_zip: str | os.PathLi
     """
     out = Path(out_zip)
     chosen = _select(engine, filters or ExportFilters())
-    manifest_files: list[dict[str, Any]] = []
-    manifest_records: list[dict[str, Any]] = []
-    total = 0
+    listed: list[Entry] = []
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
-            def add(path: str, data: bytes) -> None:
-                s, m, n = both_hex([data])
-                zf.writestr(path, data, compress_type=zipfile.ZIP_DEFLATED)
-                manifest_files.append({"path": path, "sha256": s, "sm3": m, "size": n})
-
-            for r in chosen:
-                base = f"records/{r.archival_ref}"
-                paths: dict[str, str] = {}
-                for f in r.files:
-                    path = f"{base}/{file_name(f.role, f.version)}"
-                    with store.open(f.sha256) as src, zf.open(path, "w") as dst:
-                        def chunks():  # type: ignore[no-untyped-def]
-                            while chunk := src.read(CHUNK):
-                                dst.write(chunk)
-                                yield chunk
-                        s, m, n = both_hex(chunks())
-                    if s != f.sha256:
-                        raise PackageError(f"stored file {f.sha256} of {r.archival_ref} is "
-                                           "damaged (run fixity); nothing exported")
-                    manifest_files.append({"path": path, "sha256": s, "sm3": m, "size": n})
-                    paths[str(f.role) if f.version is None else f"{f.role}:v{f.version}"] = path
-                    total += n
-                meta_path = f"{base}/metadata.json"
-                add(meta_path, json.dumps(r.to_dict(), ensure_ascii=False, indent=2,
-                                          sort_keys=True).encode("utf-8"))
-                manifest_records.append({
-                    "id": r.id, "archival_ref": r.archival_ref, "kind": str(r.kind),
-                    "document_id": r.document_id, "metadata": meta_path, "files": paths})
+            records, total = _write_records(zf, store, chosen, listed)
             root_name = None
             if root_cert_pem:
                 root_name = ROOT_CERTIFICATE
-                add(root_name, root_cert_pem)
-            manifest = {"format": PACKAGE_FORMAT,
-                        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                        "root_certificate": root_name, "records": manifest_records,
-                        "files": manifest_files}
-            zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2),
-                        compress_type=zipfile.ZIP_DEFLATED)
-            for algo in ("sha256", "sm3"):
-                zf.writestr(f"manifest-{algo}.txt", "".join(
-                    f"{f[algo]}  {f['path']}\n" for f in manifest_files),
-                    compress_type=zipfile.ZIP_DEFLATED)
+                _add(zf, listed, root_name, root_cert_pem)
+            _write_manifests(zf, records, listed, root_name)
         os.replace(tmp, out)
     except (OSError, zipfile.BadZipFile, StoreError) as e:
         raise PackageError(f"cannot write package {out}: {e}") from e
@@ -130,4 +155,4 @@ def export_package(engine: Engine, store: ContentStore, out_zip: str | os.PathLi
     if who and why:
         for r in chosen:
             log_access(engine, who, AccessAction.EXPORT, why, r.id)
-    return ExportSummary(out, len(chosen), len(manifest_files), total)
+    return ExportSummary(out, len(chosen), len(listed), total)
