@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .model import FixityRun
+if TYPE_CHECKING:  # archive.fixity imports these errors: at run time this would be a cycle
+    from .fixity import FixityRun
 
 
 class ArchiveError(Exception):

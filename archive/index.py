@@ -20,8 +20,11 @@ The tables, all prefixed ``archive_`` so they can live in the application's data
 Rows are only ever inserted. This module offers no update or delete, and :func:`install`
 adds database triggers (SQLite and PostgreSQL) that reject ``UPDATE`` and ``DELETE`` on all
 these tables, and ``TRUNCATE`` on PostgreSQL, so a stray SQL console cannot rewrite history
-either. Alembic does not see triggers: a migration creating these tables should also run
-``for stmt in trigger_ddl(op.get_bind().dialect.name): op.execute(stmt)``.
+either. The application's migrations (``doc_service/migrations``, revisions 0002, 0005 and
+0006) write these tables and triggers out as they were at each revision, so what an old
+revision creates does not follow later edits here: a change to a table below needs a
+revision of its own, and ``tests/archive/test_fixity_migration.py`` compares the migrated
+schema with these definitions.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ Run it before serving: a write in progress at the same moment looks like an orph
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -28,22 +29,35 @@ from .model import FileRole, RecordKind
 from .store import ContentStore, verify_blob
 
 
+class ProblemKind(StrEnum):
+    """What the start-up check found (see the module docstring)."""
+
+    LEFTOVER_TEMP = "leftover_temp"
+    ORPHAN_BLOB = "orphan_blob"
+    MISSING_FILE = "missing_file"
+    SIZE_MISMATCH = "size_mismatch"
+    HASH_MISMATCH = "hash_mismatch"
+    RECORD_WITHOUT_FINAL_PDF = "record_without_final_pdf"
+
+
 @dataclass(frozen=True)
 class Problem:
-    kind: str
+    """One half-done or damaged thing; ``detail`` says what, in English, for the operator."""
+
+    kind: ProblemKind
     detail: str
     sha256: str = ""
     record_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "detail": self.detail, "sha256": self.sha256,
+        return {"kind": self.kind.value, "detail": self.detail, "sha256": self.sha256,
                 "record_id": self.record_id}
 
 
 def startup_check(engine: Engine, store: ContentStore, *, deep: bool = False) -> list[Problem]:
     """Every half-done or damaged thing in the archive; empty when all is well."""
     problems: list[Problem] = [
-        Problem("leftover_temp", f"temporary file of an interrupted write: {lo.name} "
+        Problem(ProblemKind.LEFTOVER_TEMP, f"temporary file of an interrupted write: {lo.name} "
                                  f"({lo.size} bytes); not indexed, safe to inspect")
         for lo in store.leftovers()
     ]
@@ -64,7 +78,7 @@ def startup_check(engine: Engine, store: ContentStore, *, deep: bool = False) ->
             with_pdf.add(r.record_id)
     for d in docs:
         if d.id not in with_pdf:
-            problems.append(Problem("record_without_final_pdf",
+            problems.append(Problem(ProblemKind.RECORD_WITHOUT_FINAL_PDF,
                                     f"record {d.archival_ref} has no final PDF", "", d.id))
 
     by_sha = {r.sha256: r.record_id for r in rows}
@@ -72,19 +86,19 @@ def startup_check(engine: Engine, store: ContentStore, *, deep: bool = False) ->
         try:
             stored = store.size(sha)
         except BlobNotFoundError:
-            problems.append(Problem("missing_file", f"indexed file {sha} is not in the store",
+            problems.append(Problem(ProblemKind.MISSING_FILE, f"indexed file {sha} is not in the store",
                                     sha, by_sha[sha]))
             continue
         if stored != size:
-            problems.append(Problem("size_mismatch", f"file {sha} has {stored} bytes, the "
+            problems.append(Problem(ProblemKind.SIZE_MISMATCH, f"file {sha} has {stored} bytes, the "
                                     f"index says {size}", sha, by_sha[sha]))
         elif deep and not verify_blob(store, sha)[0]:
-            problems.append(Problem("hash_mismatch", f"file {sha} no longer hashes to its name",
+            problems.append(Problem(ProblemKind.HASH_MISMATCH, f"file {sha} no longer hashes to its name",
                                     sha, by_sha[sha]))
 
     for sha in store.iter_all():
         if sha not in indexed:
-            problems.append(Problem("orphan_blob", f"blob {sha} ({store.size(sha)} bytes) is "
+            problems.append(Problem(ProblemKind.ORPHAN_BLOB, f"blob {sha} ({store.size(sha)} bytes) is "
                                     "named by no archive record: an archiving was interrupted "
                                     "before its index commit; archiving again re-uses it", sha))
     return problems

@@ -199,6 +199,18 @@ def find_by_sha256(engine: Engine, sha256: str) -> list[ArchiveRecord]:
         raise _wrap_db("cannot read the archive index", e) from e
 
 
+def voids_of(engine: Engine, record_ids: Sequence[str]) -> list[ArchiveRecord]:
+    """The void records pointing at any of ``record_ids``, with their files."""
+    ids = list(record_ids)
+    try:
+        with engine.connect() as conn:
+            return [void for i in range(0, len(ids), 500)
+                    for void in _load(conn, rec.c.points_to.in_(ids[i:i + 500])
+                                      & (rec.c.kind == RecordKind.VOID.value))]
+    except SQLAlchemyError as e:
+        raise _wrap_db("cannot read the archive index", e) from e
+
+
 def search(
     engine: Engine,
     *,

@@ -2,7 +2,8 @@
 
 Joins the archive (files, hashes, the stored chain) with :func:`signing.verify.verify_pdf`,
 which checks every PDF signature, the seal and the embedded chain against the chain stored at
-archiving time. Also answers the public question "is this uploaded PDF that archived file?".
+archiving time. (Whether an uploaded PDF is a genuine document is the application's question,
+answered from its own documents and their signatures, not here.)
 """
 
 from __future__ import annotations
@@ -19,22 +20,27 @@ from signing.records import parse_chain_document
 from signing.verify import VerificationReport, verify_pdf
 
 from .errors import BlobNotFoundError
-from .hashing import sha256_hex
+from .fixity import FixityProblem
 from .model import ArchiveRecord, FileRole, RecordKind
-from .service import find_by_sha256, get_record
+from .service import get_record
 from .store import ContentStore, verify_blob
 
 
 @dataclass(frozen=True)
 class FileFixity:
+    """One file of the record, re-hashed: intact, or what is wrong with it."""
+
     role: FileRole
     sha256: str
     ok: bool
-    detail: str = ""
+    problem: FixityProblem | None = None
+    """``None`` when the file is intact."""
 
 
 @dataclass(frozen=True)
 class RecordVerification:
+    """A record's files re-hashed and its final PDF's signatures checked."""
+
     record: ArchiveRecord
     fixity: tuple[FileFixity, ...]
     signatures: VerificationReport | None
@@ -49,7 +55,8 @@ class RecordVerification:
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "record": self.record.to_dict(),
                 "fixity": [{"role": str(f.role), "sha256": f.sha256, "ok": f.ok,
-                            "detail": f.detail} for f in self.fixity],
+                            "problem": f.problem.value if f.problem else None}
+                           for f in self.fixity],
                 "signatures": self.signatures.to_dict() if self.signatures else None}
 
 
@@ -61,9 +68,10 @@ def verify_record(engine: Engine, store: ContentStore, record_id: str,
     for f in record.files:
         try:
             same, _ = verify_blob(store, f.sha256)
-            fixity.append(FileFixity(f.role, f.sha256, same, "" if same else "changed"))
+            fixity.append(FileFixity(f.role, f.sha256, same,
+                                     None if same else FixityProblem.CHANGED))
         except BlobNotFoundError:
-            fixity.append(FileFixity(f.role, f.sha256, False, "missing"))
+            fixity.append(FileFixity(f.role, f.sha256, False, FixityProblem.MISSING))
     report = None
     final = record.file(FileRole.FINAL_PDF)
     if final is not None and all(x.ok for x in fixity if x.role == FileRole.FINAL_PDF):
@@ -78,8 +86,3 @@ def verify_record(engine: Engine, store: ContentStore, record_id: str,
                             expected_document_id=record.document_id, expected_records=expected)
     return RecordVerification(record, tuple(fixity), report)
 
-
-def match_upload(engine: Engine, pdf: bytes) -> list[ArchiveRecord]:
-    """Archive records whose final PDF is exactly ``pdf`` (empty: not an archived file; then
-    :func:`signing.verify.verify_pdf` says whether it is a validly signed copy)."""
-    return find_by_sha256(engine, sha256_hex(pdf))

@@ -37,7 +37,7 @@ from sqlalchemy import create_engine, event, insert, text  # noqa: E402
 from archive.fixity import check_blobs, run_fixity  # noqa: E402
 from archive.hashing import sm3_hex  # noqa: E402
 from archive.index import files, install, records  # noqa: E402
-from archive.model import ArchiveInput, Retention, archival_reference  # noqa: E402
+from archive.model import ArchiveInput, RecordKind, Retention, archival_reference  # noqa: E402
 from archive.service import archive_document, search  # noqa: E402
 from archive.store import FileContentStore  # noqa: E402
 from signing.records import ChainRecord, Decision, chain_document_bytes  # noqa: E402
@@ -107,7 +107,7 @@ def fill(engine, store: FileContentStore, n: int, rng: random.Random) -> tuple[l
         shas = [store.put(pdf), store.put(cj)]
         rid = uuid.uuid4().hex
         batch_r.append({
-            "id": rid, "kind": "original", "points_to": None, "dedupe_key": f"doc:{doc}:1",
+            "id": rid, "kind": RecordKind.ORIGINAL.value, "points_to": None, "dedupe_key": f"doc:{doc}:1",
             "archival_ref": archival_reference("13579", year, retention, seq),
             "school_code": "13579", "ref_year": year, "retention": retention.value, "seq": seq,
             "document_id": doc, "series_id": doc, "version": 1, "form_id": form,

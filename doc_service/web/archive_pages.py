@@ -9,6 +9,10 @@ and, on a record's page, when its files were last checked and which later runs
 never finished.
 The public page (``/v/<code>``, also linked from the QR landing page) shows
 what a holder of a paper copy may know, and checks an uploaded PDF.
+
+The archive's words (file roles, fixity problems, who ran a run) come from
+:mod:`archive.wording`, given to the templates as filters when the blueprint is
+registered, so the pages and the command line name things alike.
 """
 
 from __future__ import annotations
@@ -16,8 +20,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 
+from archive import wording
+from archive.errors import RecordNotFoundError
+from archive.fixity import fixity_failures, fixity_run, fixity_runs, record_fixity
+from archive.model import AccessAction, ArchiveRecord
+from archive.service import access_log, get_record, log_access, search
+from archive.verification import verify_record
 from doc_service.errors import (
     BadRequestError,
     NotFoundError,
@@ -26,13 +37,26 @@ from doc_service.errors import (
 from doc_service.forms.spec import all_forms
 from doc_service.services import archiving, verification
 from doc_service.services.access import SCHOOL_WIDE, Staff
-from doc_service.storage.models import Role, User
+from doc_service.services.documents import document_by_code
+from doc_service.storage.models import ROLE_LABELS, Role, User
 from doc_service.web.auth import api_actor, current_staff, runtime, staff_required
 from doc_service.web.security import client_ip, csrf_exempt, rate_limited
 
 bp = Blueprint("archive_pages", __name__)
 
 ARCHIVE_ROLES = {Role.ARCHIVIST, Role.REGISTRAR, Role.ADMIN, Role.ISSUER, Role.COLLEGE_HEAD}
+DECISION_LABELS = {"approve": "同意", "seal": "盖章", "acknowledge": "签收", "reject": "退回",
+                   "void": "作废"}
+
+
+@bp.record_once
+def _archive_wording(state: BlueprintSetupState) -> None:
+    """The archive's Chinese words for the templates, from their one place."""
+    env = state.app.jinja_env
+    env.filters["archive_file_role"] = wording.file_role
+    env.filters["archive_fixity_problem"] = wording.fixity_problem
+    env.filters["archive_runner"] = wording.runner
+    env.globals["ARCHIVE_UNFINISHED"] = wording.UNFINISHED
 
 
 def _archive_user(staff: Staff | None) -> User:
@@ -57,9 +81,7 @@ def _date(value: str | None, name: str) -> dt.date | None:
         raise BadRequestError(f"{name} 不是有效日期（格式 2026-09-01）") from None
 
 
-def _search(user: User, args: Any) -> list[Any]:
-    from archive.service import search
-
+def _search(user: User, args: Any) -> list[ArchiveRecord]:
     scope = _college_scope(user)
     college = args.get("college") or None
     if scope is not None:
@@ -71,10 +93,7 @@ def _search(user: User, args: Any) -> list[Any]:
                   state=args.get("state") or None, limit=100)
 
 
-def _record(user: User, record_id: str) -> Any:
-    from archive.errors import RecordNotFoundError
-    from archive.service import get_record
-
+def _record(user: User, record_id: str) -> ArchiveRecord:
     try:
         record = get_record(runtime().engine, record_id[:40])
     except RecordNotFoundError:
@@ -92,13 +111,11 @@ def _why() -> str:
     return why[:200]
 
 
-def _log(user: User, action: str, why: str, record_id: str | None) -> None:
-    from archive.service import log_access
-
+def _log(user: User, action: AccessAction, why: str, record_id: str | None) -> None:
     log_access(runtime().engine, f"{user.username}（{user.name}）", action, why, record_id)
 
 
-def record_json(record: Any) -> dict[str, Any]:
+def record_json(record: ArchiveRecord) -> dict[str, Any]:
     return {
         "id": record.id, "kind": str(record.kind), "archival_ref": record.archival_ref,
         "document_id": record.document_id, "version": record.version,
@@ -112,10 +129,8 @@ def record_json(record: Any) -> dict[str, Any]:
     }
 
 
-def _report(record: Any) -> dict[str, Any]:
+def _report(record: ArchiveRecord) -> dict[str, Any]:
     """Verification of an archived record: fixity of its files, its signatures and chain."""
-    from archive.verification import verify_record
-
     result = verify_record(runtime().engine, archiving.archive_store(runtime()), record.id,
                            runtime().trust_roots)
     empty: dict[str, list[Any]] = {"signers": [], "failures": []}
@@ -135,9 +150,7 @@ def search_page() -> str:
                    ("student_no", "name", "number", "form_id", "college", "from", "to", "state"))
     results = _search(user, request.args) if searched else []
     if searched:
-        _log(user, "retrieve", request.args.get("why") or "档案检索", None)
-    from archive.fixity import fixity_runs
-
+        _log(user, AccessAction.RETRIEVE, request.args.get("why") or "档案检索", None)
     return render_template("archive/search.html", results=results, forms=all_forms(),
                            args=request.args, searched=searched,
                            scope=_college_scope(user),
@@ -152,15 +165,9 @@ def record_page(record_id: str) -> Any:
     why = (request.values.get("why") or "").strip()[:200]
     if not why:
         return render_template("archive/why.html", record=record, action="查看")
-    _log(user, "retrieve", why, record.id)
-    from doc_service.storage.models import ROLE_LABELS
-
-    decisions = {"approve": "同意", "seal": "盖章", "acknowledge": "签收", "reject": "退回",
-                 "void": "作废"}
-    from archive.fixity import record_fixity
-
+    _log(user, AccessAction.RETRIEVE, why, record.id)
     return render_template("archive/record.html", record=record, report=_report(record),
-                           why=why, role_labels=ROLE_LABELS, decision_labels=decisions,
+                           why=why, role_labels=ROLE_LABELS, decision_labels=DECISION_LABELS,
                            trail=record_fixity(runtime().engine, record.id))
 
 
@@ -170,7 +177,7 @@ def record_pdf(record_id: str) -> Response:
     user = _archive_user(current_staff())
     record = _record(user, record_id)
     why = _why()
-    _log(user, "download", why, record.id)
+    _log(user, AccessAction.DOWNLOAD, why, record.id)
     data = archiving.archive_store(runtime()).get(record.sha256)
     return Response(data, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{record.archival_ref}.pdf"'})
@@ -180,8 +187,6 @@ def record_pdf(record_id: str) -> Response:
 @staff_required
 def fixity_runs_page() -> str:
     _archive_user(current_staff())
-    from archive.fixity import fixity_runs
-
     return render_template("archive/fixity.html", runs=fixity_runs(runtime().engine, limit=100))
 
 
@@ -189,8 +194,6 @@ def fixity_runs_page() -> str:
 @staff_required
 def fixity_run_page(run_id: str) -> str:
     user = _archive_user(current_staff())
-    from archive.fixity import fixity_failures, fixity_run
-
     run = fixity_run(runtime().engine, run_id[:40])
     if run is None:
         raise NotFoundError("没有找到该固定性检查记录")
@@ -205,8 +208,6 @@ def access_log_page() -> str:
     staff = current_staff()
     if staff is None or staff.user.role != Role.ADMIN:
         raise PermissionDeniedError("只有系统管理员可以查看查档日志")
-    from archive.service import access_log
-
     return render_template("archive/log.html", entries=access_log(runtime().engine, limit=500))
 
 
@@ -220,13 +221,9 @@ def void_page(record_id: str) -> Any:
     replaced_by = None
     code = (request.form.get("replaced_by") or "").strip()
     if code:
-        from doc_service.services.documents import document_by_code
-
         replaced_by = document_by_code(runtime(), code[:16]).id
     doc = archiving.void_document(runtime(), staff, record.document_id, reason,
                                   replaced_by=replaced_by, ip=client_ip())
-    from flask import redirect, url_for
-
     return redirect(url_for("archive_pages.public_page", code=doc.code))
 
 
@@ -271,7 +268,7 @@ def api_archive_search() -> Response:
         raise PermissionDeniedError("此操作需要教职工账号")
     user = _archive_user(actor)
     results = _search(user, request.args)
-    _log(user, "retrieve", request.args.get("why") or "API 检索", None)
+    _log(user, AccessAction.RETRIEVE, request.args.get("why") or "API 检索", None)
     return jsonify({"items": [record_json(r) for r in results]})
 
 
@@ -282,7 +279,7 @@ def api_archive_record(record_id: str) -> Response:
         raise PermissionDeniedError("此操作需要教职工账号")
     user = _archive_user(actor)
     record = _record(user, record_id)
-    _log(user, "retrieve", _why(), record.id)
+    _log(user, AccessAction.RETRIEVE, _why(), record.id)
     return jsonify({**record_json(record), "verification": _report(record)})
 
 

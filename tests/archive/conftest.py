@@ -16,13 +16,23 @@ from datetime import UTC, date, datetime
 
 import click
 import pytest
+from pypdf import PdfWriter
+from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from archive.index import install
 from archive.model import ArchiveInput, Retention
+from archive.service import search
 from archive.store import FileContentStore
+from doc_service.commands.archive import register
+from signing.chain import ApprovalChain, ChainStep
+from signing.fonts import NOTO_SERIF_CJK, subset_font
+from signing.keystore import KeyStore
+from signing.pdf_sign import SignatureBox
 from signing.records import ChainRecord, Decision, chain_document_bytes
+from signing.steps import record_and_sign
+from signing.tsa import configured_timestamper
 
 PG_URL = os.environ.get("ARCHIVE_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -101,9 +111,6 @@ def store(tmp_path) -> FileContentStore:
 
 def make_pdf(text_line: str) -> bytes:
     """A small, valid one-page PDF whose content differs with ``text_line`` (pypdf)."""
-    from pypdf import PdfWriter
-    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
-
     w = PdfWriter()
     page = w.add_blank_page(595, 842)
     stream = DecodedStreamObject()
@@ -155,8 +162,6 @@ COLLEGE = "信息工程学院"
 
 @pytest.fixture(scope="session")
 def keystore(tmp_path_factory):
-    from signing.keystore import KeyStore
-
     ks = KeyStore(tmp_path_factory.mktemp("keys") / "keys", "archive-test-passphrase")
     ks.init_institution(SCHOOL, [COLLEGE])
     return ks
@@ -166,11 +171,6 @@ def keystore(tmp_path_factory):
 def seal_document(keystore, tmp_path_factory):
     """``seal_document(document_id) -> (pdf, chain_json)``: student approves, registrar seals
     (PAdES B-LTA with the local TSA), as :func:`signing.steps.record_and_sign` does it."""
-    from signing.chain import ApprovalChain, ChainStep
-    from signing.fonts import NOTO_SERIF_CJK, subset_font
-    from signing.pdf_sign import SignatureBox
-    from signing.tsa import configured_timestamper
-
     font = str(subset_font(NOTO_SERIF_CJK, tmp_path_factory.mktemp("fonts") / "stamp.otf",
                            "张三赵六"))
     tsa = configured_timestamper(keystore)
@@ -178,8 +178,6 @@ def seal_document(keystore, tmp_path_factory):
               ("R-0001", "赵六", "registrar", Decision.SEAL))
 
     def seal(document_id: str) -> tuple[bytes, bytes]:
-        from signing.steps import record_and_sign
-
         pdf = make_pdf(f"{document_id} certificate")
         chain = ApprovalChain(document_id, 1, [ChainStep(r, i, n, d) for i, n, r, d in people])
         for k, (sid, name, role, decision) in enumerate(people):
@@ -197,8 +195,6 @@ def seal_document(keystore, tmp_path_factory):
 @pytest.fixture
 def cli() -> click.Group:
     """The ``doc-service archive …`` commands, as the CLI registers them."""
-    from doc_service.commands.archive import register
-
     group = click.Group("doc-service")
     register(group)
     return group
@@ -216,6 +212,4 @@ def flip_a_byte(store: FileContentStore, sha: str) -> bytes:
 
 def record_ids(engine: Engine) -> set[str]:
     """Every archive record's id, voided ones included."""
-    from archive.service import search
-
     return {r.id for r in search(engine, include_voids=True)}

@@ -15,11 +15,13 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from archive.backup import backup, restore
 from archive.errors import PackageError
 from archive.fixity import fixity_failures, fixity_runs, record_fixity, run_fixity
-from archive.package import backup, restore
+from archive.index import install
 from archive.service import archive_document, search
 from archive.store import FileContentStore
+from doc_service.db import database_url, make_engine
 
 TRAIL = ("archive_fixity_runs", "archive_fixity_failures", "archive_fixity_coverage")
 
@@ -244,9 +246,6 @@ def test_a_new_backup_without_its_trail_is_damaged(engine, make_engine, store, c
 
 # --------------------------------------------------------------------------- command line
 def test_the_commands_carry_the_trail(cli, tmp_path, monkeypatch, make_input):
-    from archive.index import install
-    from doc_service.db import database_url, make_engine
-
     monkeypatch.delenv("DATABASE_URL", raising=False)
 
     def instance(name: str):  # type: ignore[no-untyped-def]

@@ -8,27 +8,22 @@ from pathlib import Path
 
 import pytest
 
-from archive import fixity
+from archive.backup import backup, restore
 from archive.errors import FixityInterruptedError, PackageError
 from archive.fixity import fixity_runs, run_fixity
-from archive.package import backup, restore
 from archive.service import archive_document, search
 from archive.store import FileContentStore
 
-from .test_backup_fixity import forge
+from .fakes import BeforeFirstRead, DyingDisk
+from .test_backup_fixity import as_format_1, forge
 
 STARTS = "archive_fixity_run_starts"
 
 
-def crash(monkeypatch, engine, store):
+def crash(engine, store):
     """A scheduled run whose hashing fails after its start is recorded."""
-    def hashing_fails(*_args, **_kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("the disk went away")
-
-    with monkeypatch.context() as m:
-        m.setattr(fixity, "check_blobs", hashing_fails)
-        with pytest.raises(FixityInterruptedError) as caught:
-            run_fixity(engine, store, run_by="scheduled")
+    with pytest.raises(FixityInterruptedError) as caught:
+        run_fixity(engine, DyingDisk(store), run_by="scheduled")
     return caught.value.run
 
 
@@ -46,11 +41,11 @@ def as_format_2(backup_dir: Path) -> None:
 
 
 @pytest.fixture
-def runs(engine, store, make_input, monkeypatch):
+def runs(engine, store, make_input):
     """A record, a finished run, then a run that crashed."""
     archive_document(engine, store, make_input("DOC-1"))
     finished = run_fixity(engine, store, run_by="wang").run
-    return finished, crash(monkeypatch, engine, store)
+    return finished, crash(engine, store)
 
 
 def test_backup_writes_every_start(engine, store, runs, tmp_path):
@@ -77,17 +72,10 @@ def test_restore_brings_back_the_unfinished_run_once(engine, make_engine, store,
 
 
 def test_a_run_in_progress_during_the_backup_is_restored_unfinished_then_finished(
-        engine, make_engine, store, make_input, monkeypatch, tmp_path):
+        engine, make_engine, store, make_input, tmp_path):
     archive_document(engine, store, make_input("DOC-1"))
-    check = fixity.check_blobs
-
-    def back_up_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
-        backup(engine, store, tmp_path / "during")
-        return check(*args, **kwargs)
-
-    monkeypatch.setattr(fixity, "check_blobs", back_up_meanwhile)
-    run = run_fixity(engine, store, run_by="wang").run
-    monkeypatch.undo()
+    meanwhile = BeforeFirstRead(store, lambda: backup(engine, store, tmp_path / "during"))
+    run = run_fixity(engine, meanwhile, run_by="wang").run
     backup(engine, store, tmp_path / "after")
     fresh, fresh_store = make_engine(), FileContentStore(tmp_path / "fresh")
     assert restore(fresh, fresh_store, tmp_path / "during").ok
@@ -162,7 +150,6 @@ def test_formats_1_and_2_still_restore(engine, make_engine, store, runs, tmp_pat
     assert fixity_runs(fresh) == [finished] and finished.finished
     assert restore(engine, store, tmp_path / "bk").ok  # and into an archive with starts
 
-    from .test_backup_fixity import as_format_1
     backup(engine, store, tmp_path / "one")
     manifest = json.loads((tmp_path / "one" / "backup.json").read_text(encoding="utf-8"))
     (tmp_path / "one" / manifest["tables"].pop(STARTS)["file"]).unlink()

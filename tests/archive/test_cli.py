@@ -8,16 +8,15 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from archive.index import install
 from archive.service import archive_document
 from archive.store import FileContentStore
+from doc_service.db import database_url, make_engine
 
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch, make_input, seal_document, keystore):
     """An instance folder whose archive holds one sealed document, as the CLI sees it."""
-    from archive.index import install
-    from doc_service.db import database_url, make_engine
-
     inst = tmp_path / "instance"
     inst.mkdir()
     monkeypatch.setenv("DOC_SERVICE_INSTANCE", str(inst))

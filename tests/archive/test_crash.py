@@ -9,11 +9,12 @@ import stat
 import pytest
 from sqlalchemy import func, select
 
-import archive.service as service
 from archive.fixity import run_fixity
 from archive.index import records
 from archive.recovery import startup_check
 from archive.service import archive_document, get_record, search
+
+from .fakes import on_statement
 
 
 class Crash(BaseException):
@@ -84,17 +85,14 @@ def test_crash_during_file_writes_is_reported(engine, store, make_input, monkeyp
     assert {p.kind for p in startup_check(engine, store)} <= {"leftover_temp"}
 
 
-def test_crash_before_the_index_commit_leaves_only_orphans(engine, store, make_input,
-                                                          monkeypatch):
+def test_crash_before_the_index_commit_leaves_only_orphans(engine, store, make_input):
     inp = make_input("NEW")
 
-    def dies(*_a, **_k):
+    def dies() -> None:
         raise Crash("killed before the index transaction")
 
-    monkeypatch.setattr(service, "_insert", dies)
-    with pytest.raises(Crash):
+    with on_statement(engine, "INSERT INTO archive_records", dies), pytest.raises(Crash):
         archive_document(engine, store, inp)
-    monkeypatch.undo()
     problems = startup_check(engine, store)
     assert [p.kind for p in problems] == ["orphan_blob", "orphan_blob"]
     assert {p.sha256 for p in problems} == set(store.iter_all())
@@ -104,21 +102,16 @@ def test_crash_before_the_index_commit_leaves_only_orphans(engine, store, make_i
     assert startup_check(engine, store) == []
 
 
-def test_crash_inside_the_transaction_rolls_back_everything(engine, store, make_input,
-                                                           monkeypatch):
+def test_crash_inside_the_transaction_rolls_back_everything(engine, store, make_input):
     inp = make_input("NEW")
-    real_files_of = service._files_of
 
-    def files_of(conn, ids):
-        # called with the new record's id only after its rows were inserted, before commit
-        if ids:
-            raise Crash("killed mid-transaction")
-        return real_files_of(conn, ids)
+    def dies() -> None:
+        raise Crash("killed mid-transaction")
 
-    monkeypatch.setattr(service, "_files_of", files_of)
-    with pytest.raises(Crash):
+    # after the record's and its files' rows were inserted, before the commit
+    with on_statement(engine, "INSERT INTO archive_files", dies, after=True), \
+            pytest.raises(Crash):
         archive_document(engine, store, inp)
-    monkeypatch.undo()
     with engine.connect() as c:
         assert c.execute(select(func.count()).select_from(records)).scalar() == 0
     assert {p.kind for p in startup_check(engine, store)} == {"orphan_blob"}

@@ -10,17 +10,19 @@ import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives import hashes
 
-from archive.fixity import fixity_failures, fixity_runs
+from archive.fixity import FixityReport, FixityRun, fixity_failures, fixity_runs
+from archive.index import install
 from archive.service import archive_document
 from archive.store import FileContentStore
+from doc_service.commands.archive import ArchiveAt, fixity_lines
+from doc_service.db import database_url, make_engine
+
+from .fakes import DyingDisk
 
 
 @pytest.fixture
 def instance(tmp_path, monkeypatch, make_input):
     """An instance folder whose archive holds two records, as the CLI sees it."""
-    from archive.index import install
-    from doc_service.db import database_url, make_engine
-
     inst = tmp_path / "instance"
     inst.mkdir()
     monkeypatch.setenv("DOC_SERVICE_INSTANCE", str(inst))
@@ -33,8 +35,9 @@ def instance(tmp_path, monkeypatch, make_input):
     engine.dispose()
 
 
-def run(cli, *args):
-    return CliRunner().invoke(cli, ["archive", "fixity", *args], catch_exceptions=False)
+def run(cli, *args, obj=None):
+    return CliRunner().invoke(cli, ["archive", "fixity", *args], obj=obj,
+                              catch_exceptions=False)
 
 
 def test_a_clean_run_prints_its_summary_and_is_recorded(cli, instance):
@@ -80,21 +83,16 @@ def test_a_failed_run_exits_non_zero_and_names_both_hashes(cli, instance):
     assert len(fixity_runs(engine)) == 2
 
 
-def crash_hashing(monkeypatch) -> None:
-    """Make the next run's hashing fail half-way, after its start is recorded."""
-    from archive import fixity
-
-    def hashing_fails(*_args, **_kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("the disk went away")
-
-    monkeypatch.setattr(fixity, "check_blobs", hashing_fails)
+def dying_disk(instance) -> ArchiveAt:
+    """The instance's archive on a disk that fails as it is read, after a run's start is
+    recorded."""
+    _, engine, store, _ = instance
+    return ArchiveAt(engine, DyingDisk(store))
 
 
-def test_a_run_that_crashes_is_named_unfinished(cli, instance, monkeypatch):
+def test_a_run_that_crashes_is_named_unfinished(cli, instance):
     _, engine, _, _ = instance
-    with monkeypatch.context() as m:
-        crash_hashing(m)
-        r = run(cli, "--scheduled")
+    r = run(cli, "--scheduled", obj=dying_disk(instance))
     assert r.exit_code == 2
     [crashed] = fixity_runs(engine)
     assert not crashed.finished
@@ -102,20 +100,16 @@ def test_a_run_that_crashes_is_named_unfinished(cli, instance, monkeypatch):
     assert "（北京时间）开始，未完成（已中断）。" in r.output
     assert "错误：RuntimeError: the disk went away" in r.output
     assert "在记录中显示为“未完成”" in r.output
-    with monkeypatch.context() as m:
-        crash_hashing(m)
-        r = run(cli, "--json")
+    r = run(cli, "--json", obj=dying_disk(instance))
     data = json.loads(r.output)
     assert r.exit_code == 2 and not data["ok"] and data["error"] == "FixityInterruptedError"
     assert data["run"]["finished"] is False and data["run"]["ended_at"] is None
     assert [x.finished for x in fixity_runs(engine)] == [False, False]
 
 
-def test_the_next_run_names_the_runs_that_did_not_finish(cli, instance, monkeypatch):
+def test_the_next_run_names_the_runs_that_did_not_finish(cli, instance):
     _, engine, _, _ = instance
-    with monkeypatch.context() as m:
-        crash_hashing(m)
-        run(cli, "--scheduled")
+    run(cli, "--scheduled", obj=dying_disk(instance))
     [crashed] = fixity_runs(engine)
     r = run(cli)
     assert r.exit_code == 0 and "固定性检查通过。" in r.output
@@ -129,10 +123,6 @@ def test_the_next_run_names_the_runs_that_did_not_finish(cli, instance, monkeypa
 
 
 def test_fixity_lines_name_an_unfinished_run_without_an_end(instance):
-    from archive.fixity import FixityReport
-    from archive.model import FixityRun
-    from doc_service.commands.archive import fixity_lines
-
     unfinished = FixityRun(id="r1", started_at=datetime(2026, 1, 1, tzinfo=UTC), ended_at=None,
                            run_by="wang", records_checked=0, files_checked=0, bytes_checked=0,
                            failures=0, covers_through=0)

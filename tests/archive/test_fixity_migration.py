@@ -1,7 +1,8 @@
 """Revisions 0005 (the fixity trail) and 0006 (the runs' starts) add their tables to a database
-migrated before them, write-once, as the models define them, and run again harmlessly on a
-new database, where 0002 already made every archive table (SQLite, and PostgreSQL when
-``DATABASE_URL`` is set)."""
+migrated before them, write-once, as the models define them, and run harmlessly on a
+database whose archive tables exist already (made by ``archive.index.install``, as the
+archive commands do; SQLite, and PostgreSQL when ``DATABASE_URL`` is set). Each revision
+creates only its own tables."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import DBAPIError
 
 from archive.fixity import fixity_runs
-from archive.index import FIXITY_START_TABLES, FIXITY_TABLES, metadata
+from archive.index import FIXITY_START_TABLES, FIXITY_TABLES, INDEX_TABLES, install, metadata
 from doc_service.db import make_engine
 from doc_service.migrations import upgrade
 from tests.conftest import database_for_tests
@@ -68,11 +69,9 @@ def fixity_diffs(engine: Engine,
 
 
 def test_0005_creates_the_trail_on_a_database_from_before_it(database: Engine) -> None:
-    upgrade(database, "0004")
-    with database.begin() as conn:  # a database migrated before this revision existed
-        for table in reversed(FIXITY_TABLES):
-            conn.execute(text(f"DROP TABLE {table}"))
-    assert not set(FIXITY_TABLES) & set(inspect(database).get_table_names())
+    upgrade(database, "0004")  # a database migrated before this revision existed
+    assert set(INDEX_TABLES) <= set(inspect(database).get_table_names())
+    assert not set(FIXITY_TABLES + FIXITY_START_TABLES) & set(inspect(database).get_table_names())
     missing = [d[1].name for d in fixity_diffs(database, FIXITY_TABLES)
                if d[0] == "add_table"]
     assert sorted(missing) == sorted(FIXITY_TABLES)  # the comparison does see these tables
@@ -114,9 +113,8 @@ INSERT_START = ("INSERT INTO archive_fixity_run_starts (id, started_at, run_by) 
 
 
 def test_0006_adds_the_starts_to_a_database_from_before_it(database: Engine) -> None:
-    upgrade(database, "0005")
-    with database.begin() as conn:  # a database migrated before this revision existed ...
-        conn.execute(text("DROP TABLE archive_fixity_run_starts"))
+    upgrade(database, "0005")  # a database migrated before this revision existed ...
+    with database.begin() as conn:
         conn.execute(text(  # ... with a run recorded the old way
             "INSERT INTO archive_fixity_runs (id, started_at, ended_at, run_by, "
             "records_checked, files_checked, bytes_checked, failures, covers_through) "
@@ -150,3 +148,18 @@ def test_a_new_database_gets_the_starts_once_and_write_once(database: Engine) ->
             "DELETE FROM archive_fixity_run_starts")
     if database.dialect.name == "postgresql":
         refused(database, "TRUNCATE archive_fixity_run_starts")
+
+
+def test_archive_tables_made_before_the_migrations_are_kept(database: Engine) -> None:
+    """The archive commands install the index on an instance not migrated yet; the
+    revisions that own those tables then leave them (and their rows) as they are."""
+    install(database)
+    with database.begin() as conn:
+        conn.execute(text(INSERT_START.format(id="early")))
+    upgrade(database)
+    with database.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == HEAD
+    assert fixity_diffs(database, INDEX_TABLES + FIXITY_TABLES + FIXITY_START_TABLES) == []
+    assert [r.id for r in fixity_runs(database)] == ["early"]
+    refused(database, "UPDATE archive_fixity_run_starts SET run_by = 'x'",
+            "DELETE FROM archive_fixity_run_starts")

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from archive import fixity
 from archive.errors import FixityInterruptedError
-from archive.fixity import fixity_failures, fixity_runs, run_fixity
-from archive.model import SCHEDULED, ArchiveInput, Retention
+from archive.fixity import SCHEDULED, fixity_failures, fixity_runs, run_fixity
+from archive.model import ArchiveInput, Retention
 from archive.service import archive_document
+from doc_service.services.archiving import archive_store
 from tests.archive.conftest import make_chain, make_pdf
+from tests.archive.fakes import DyingDisk
 from tests.web.conftest import accounts, app, db_url, runtime  # noqa: F401 - fixtures
 from tests.web.test_pages import login
 
@@ -26,8 +27,6 @@ OTHER_COLLEGE = "交通运输学院"
 def archived(runtime: Any) -> dict[str, Any]:  # noqa: F811
     """A record of another college than xx-issuer's, checked once (clean), then damaged and
     checked again by a person."""
-    from doc_service.services.archiving import archive_store
-
     store = archive_store(runtime)
 
     def build(doc: str) -> ArchiveInput:
@@ -109,15 +108,8 @@ def test_college_staff_see_only_their_colleges_failures(app: Any, accounts: dict
 @pytest.fixture(scope="module")
 def interrupted(runtime: Any, archived: dict) -> Any:  # noqa: F811
     """A scheduled run that crashed while hashing, after the runs of ``archived``."""
-    from doc_service.services.archiving import archive_store
-
-    def hashing_fails(*_args: Any, **_kwargs: Any) -> Any:
-        raise RuntimeError("the disk went away")
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(fixity, "check_blobs", hashing_fails)
-        with pytest.raises(FixityInterruptedError) as caught:
-            run_fixity(runtime.engine, archive_store(runtime), run_by=SCHEDULED)
+    with pytest.raises(FixityInterruptedError) as caught:
+        run_fixity(runtime.engine, DyingDisk(archive_store(runtime)), run_by=SCHEDULED)
     return caught.value.run
 
 

@@ -10,12 +10,21 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from archive import fixity
-from archive.fixity import fixity_failures, fixity_run, fixity_runs, record_fixity, run_fixity
-from archive.model import SCHEDULED, FileRole, FixityProblem
+from archive.errors import ArchiveInputError
+from archive.fixity import (
+    SCHEDULED,
+    FixityProblem,
+    fixity_failures,
+    fixity_run,
+    fixity_runs,
+    record_fixity,
+    run_fixity,
+)
+from archive.model import FileRole
 from archive.service import archive_document
 
 from .conftest import flip_a_byte
+from .fakes import BeforeFirstRead, fixed_clock, on_statement
 
 
 def sm3(data: bytes) -> str:
@@ -104,43 +113,47 @@ def test_a_record_is_checked_only_by_runs_that_saw_it(engine, store, make_input)
     assert [r.id for r in fixity_runs(engine)] == [second.id, first.id]
 
 
-def test_an_overlapping_run_claims_only_what_it_checked(engine, store, make_input,
-                                                        monkeypatch):
+def test_an_overlapping_run_claims_only_what_it_checked(engine, store, make_input):
     a = archive_document(engine, store, make_input("A"), now=datetime(2024, 9, 1, tzinfo=UTC))
-    b = archive_document(engine, store, make_input("B"), now=datetime(2024, 9, 2, tzinfo=UTC))
-    full = run_fixity(engine, store, run_by="wang").run
-    # a run whose index snapshot was read before B was archived, finishing after ``full``
-    read = fixity._snapshot
+    made: dict[str, object] = {}
 
-    def without_b(eng):  # type: ignore[no-untyped-def]
-        snap = read(eng)
-        owners = {sha: kept for sha, held in snap.owners.items()
-                  if (kept := [rid for rid in held if rid != b.id])}
-        return fixity._Snapshot(owners, {k: v for k, v in snap.archived_at.items() if k != b.id})
+    def meanwhile() -> None:
+        """B is archived after ``partial`` read the index, and a full run starts (by its
+        clock: ``partial``'s says later) and finishes before ``partial`` does."""
+        made["b"] = archive_document(engine, store, make_input("B"),
+                                     now=datetime(2024, 9, 2, tzinfo=UTC))
+        made["full"] = run_fixity(engine, store, run_by="wang",
+                                  clock=fixed_clock(datetime(2024, 9, 3, tzinfo=UTC))).run
 
-    monkeypatch.setattr(fixity, "_snapshot", without_b)
-    partial = run_fixity(engine, store, run_by="wang").run
+    partial = run_fixity(engine, BeforeFirstRead(store, meanwhile), run_by="wang",
+                         clock=fixed_clock(datetime(2024, 9, 4, tzinfo=UTC))).run
+    b, full = made["b"], made["full"]
     assert partial.records_checked == 1 and partial.started_at > full.started_at
     assert record_fixity(engine, a.id).last_run == partial
     assert record_fixity(engine, b.id).last_run == full
 
 
-def test_two_runs_finishing_at_once_both_record(engine, store, make_input, monkeypatch):
+COVERAGE_READ = "SELECT archive_fixity_coverage.seq, archive_fixity_coverage.record_id"
+"""How a run reads the first-check numbers before it records its end."""
+
+
+def test_two_runs_finishing_at_once_both_record(engine, store, make_input):
     records = [archive_document(engine, store, make_input(f"D{i}")) for i in range(3)]
-    compute = fixity._coverage_rows
-    calls = []
+    whose = ["mine"]
+    reads: list[str] = []  # whose run read the first-check numbers, in order
+    other_ids: list[str] = []
 
-    def then_another_run_finishes(conn, run_id, checked):  # type: ignore[no-untyped-def]
-        result = compute(conn, run_id, checked)
-        calls.append(run_id)
-        if len(calls) == 1:  # the other run commits between this read and this write
-            calls.append(run_fixity(engine, store, run_by="other").run.id)
-        return result
+    def another_run_finishes() -> None:
+        # between this run's read of the numbers and its write, the other run commits
+        whose[0] = "other"
+        other_ids.append(run_fixity(engine, store, run_by="other").run.id)
+        whose[0] = "mine"
 
-    monkeypatch.setattr(fixity, "_coverage_rows", then_another_run_finishes)
-    mine = run_fixity(engine, store, run_by="wang").run
-    other = calls[1]
-    assert calls == [mine.id, other, other, mine.id]  # mine read the numbers again
+    with on_statement(engine, COVERAGE_READ, lambda: reads.append(whose[0]), times=10), \
+            on_statement(engine, "INSERT INTO archive_fixity_runs", another_run_finishes):
+        mine = run_fixity(engine, store, run_by="wang").run
+    [other] = other_ids
+    assert reads == ["mine", "other", "mine"]  # mine read the numbers again
     assert {r.id for r in fixity_runs(engine)} == {mine.id, other}
     assert mine.covers_through == fixity_run(engine, other).covers_through == 3
     for r in records:  # both checked every record; the other run started last
@@ -149,8 +162,6 @@ def test_two_runs_finishing_at_once_both_record(engine, store, make_input, monke
 
 
 def test_a_run_needs_someone_who_ran_it(engine, store):
-    from archive.errors import ArchiveInputError
-
     with pytest.raises(ArchiveInputError):
         run_fixity(engine, store, run_by="  ")
     assert fixity_runs(engine) == []

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from archive import fixity
 from archive.errors import ArchiveIndexError, FixityInterruptedError
 from archive.fixity import (
+    SCHEDULED,
     fixity_failures,
     fixity_run,
     fixity_runs,
@@ -17,28 +17,23 @@ from archive.fixity import (
     run_fixity,
     unfinished_before,
 )
-from archive.model import SCHEDULED
 from archive.service import archive_document
 
+from .fakes import BeforeFirstRead, DyingDisk, on_statement
 
-def crash_while_hashing(monkeypatch, engine, store, run_by: str = SCHEDULED):
-    """Run fixity with hashing that fails half-way; return the run the error names."""
-    def hashing_fails(*_args, **_kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("the disk went away")
 
-    with monkeypatch.context() as m:
-        m.setattr(fixity, "check_blobs", hashing_fails)
-        with pytest.raises(FixityInterruptedError) as caught:
-            run_fixity(engine, store, run_by=run_by)
+def crash_while_hashing(engine, store, run_by: str = SCHEDULED):
+    """Run fixity on a disk that fails as it is read; return the run the error names."""
+    with pytest.raises(FixityInterruptedError) as caught:
+        run_fixity(engine, DyingDisk(store), run_by=run_by)
     assert isinstance(caught.value.__cause__, RuntimeError)
     assert caught.value.run.id in str(caught.value)
     return caught.value.run
 
 
-def test_a_run_that_crashes_after_its_start_is_listed_unfinished(engine, store, make_input,
-                                                                 monkeypatch):
+def test_a_run_that_crashes_after_its_start_is_listed_unfinished(engine, store, make_input):
     record = archive_document(engine, store, make_input())
-    crashed = crash_while_hashing(monkeypatch, engine, store)
+    crashed = crash_while_hashing(engine, store)
     [listed] = fixity_runs(engine)
     assert listed == crashed == fixity_run(engine, crashed.id)
     assert listed.ended_at is None and not listed.finished and not listed.ok
@@ -50,11 +45,10 @@ def test_a_run_that_crashes_after_its_start_is_listed_unfinished(engine, store, 
     assert not trail.checked and trail.unfinished == (crashed,)
 
 
-def test_a_normal_run_is_finished_and_names_the_unfinished_before_it(engine, store, make_input,
-                                                                     monkeypatch):
+def test_a_normal_run_is_finished_and_names_the_unfinished_before_it(engine, store, make_input):
     record = archive_document(engine, store, make_input())
     first = run_fixity(engine, store, run_by="wang").run
-    crashed = crash_while_hashing(monkeypatch, engine, store)
+    crashed = crash_while_hashing(engine, store)
     second = run_fixity(engine, store, run_by="wang").run
     assert first.finished and second.finished and second.ok and second.ended_at is not None
     assert [r.id for r in fixity_runs(engine)] == [second.id, crashed.id, first.id]
@@ -69,10 +63,10 @@ def test_a_normal_run_is_finished_and_names_the_unfinished_before_it(engine, sto
 
 
 def test_the_record_page_data_names_runs_that_never_finished_after_its_last_check(
-        engine, store, make_input, monkeypatch):
+        engine, store, make_input):
     record = archive_document(engine, store, make_input())
     checked = run_fixity(engine, store, run_by="wang").run
-    crashed = crash_while_hashing(monkeypatch, engine, store)
+    crashed = crash_while_hashing(engine, store)
     trail = record_fixity(engine, record.id)
     assert trail.last_run == checked and trail.ok and trail.unfinished == (crashed,)
     assert trail.to_dict()["unfinished"][0]["id"] == crashed.id
@@ -80,32 +74,28 @@ def test_the_record_page_data_names_runs_that_never_finished_after_its_last_chec
     assert record_fixity(engine, later.id).unfinished == ()
 
 
-def test_the_start_is_committed_before_anything_is_hashed(engine, store, make_input,
-                                                         monkeypatch):
+def test_the_start_is_committed_before_anything_is_hashed(engine, store, make_input):
     archive_document(engine, store, make_input())
-    check = fixity.check_blobs
     seen = []
 
-    def look_then_hash(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def look() -> None:
         seen.extend(fixity_runs(engine))  # another connection: only committed rows
-        return check(*args, **kwargs)
 
-    monkeypatch.setattr(fixity, "check_blobs", look_then_hash)
-    run = run_fixity(engine, store, run_by="wang").run
+    run = run_fixity(engine, BeforeFirstRead(store, look), run_by="wang").run
     assert [(r.id, r.finished) for r in seen] == [(run.id, False)]
     assert fixity_run(engine, run.id) == run and run.finished
 
 
-def test_a_crash_while_recording_the_end_leaves_the_run_unfinished(engine, store, make_input,
-                                                                   monkeypatch):
+def test_a_crash_while_recording_the_end_leaves_the_run_unfinished(engine, store, make_input):
     record = archive_document(engine, store, make_input())
 
-    def cannot_record(*_args, **_kwargs):  # type: ignore[no-untyped-def]
-        raise ArchiveIndexError("cannot record the fixity run: the database went away")
+    def database_goes_away() -> None:
+        raise OperationalError("INSERT INTO archive_fixity_runs", {},
+                               Exception("the database went away"))
 
-    monkeypatch.setattr(fixity, "_record_run", cannot_record)
-    with pytest.raises(FixityInterruptedError) as caught:
-        run_fixity(engine, store, run_by="wang")
+    with on_statement(engine, "INSERT INTO archive_fixity_runs", database_goes_away):
+        with pytest.raises(FixityInterruptedError) as caught:
+            run_fixity(engine, store, run_by="wang")
     assert isinstance(caught.value.__cause__, ArchiveIndexError)
     [run] = fixity_runs(engine)
     assert run.id == caught.value.run.id and not run.finished
@@ -130,21 +120,20 @@ def test_a_run_recorded_before_starts_were_counts_as_finished(engine):
     "UPDATE archive_fixity_run_starts SET started_at = started_at",
     "DELETE FROM archive_fixity_run_starts",
 ])
-def test_starts_cannot_be_updated_or_deleted(engine, store, make_input, monkeypatch,
-                                             statement):
+def test_starts_cannot_be_updated_or_deleted(engine, store, make_input, statement):
     archive_document(engine, store, make_input())
-    crashed = crash_while_hashing(monkeypatch, engine, store)
+    crashed = crash_while_hashing(engine, store)
     with pytest.raises(DBAPIError, match="write-once"):
         with engine.begin() as conn:
             conn.execute(text(statement))
     assert fixity_runs(engine) == [crashed]
 
 
-def test_postgresql_refuses_truncating_the_starts(engine, store, make_input, monkeypatch):
+def test_postgresql_refuses_truncating_the_starts(engine, store, make_input):
     if engine.dialect.name != "postgresql":
         pytest.skip("TRUNCATE exists only on PostgreSQL")
     archive_document(engine, store, make_input())
-    crash_while_hashing(monkeypatch, engine, store)
+    crash_while_hashing(engine, store)
     with pytest.raises(DBAPIError, match="write-once"):
         with engine.begin() as conn:
             conn.execute(text("TRUNCATE archive_fixity_run_starts"))

@@ -9,10 +9,11 @@ import zipfile
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from archive.backup import backup, restore
 from archive.errors import PackageError
 from archive.fixity import run_fixity
 from archive.model import RecordState
-from archive.package import ExportFilters, backup, check_package, export_package, restore
+from archive.package import ExportFilters, check_package, export_package
 from archive.recovery import startup_check
 from archive.service import (
     access_log,

@@ -10,10 +10,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+import archive.backup as backup_face
+import archive.package as package_face
+from archive.backup import backup, findings, restore, restorer, writer
+from archive.backup import format as backup_format
 from archive.hashing import sha256_hex, sm3_hex
-from archive.package import backup, restore
+from archive.index import install
 from archive.service import archive_document, log_access, void_record
 from archive.store import FileContentStore
+from doc_service.db import database_url, make_engine
 
 from .conftest import flip_a_byte, make_pdf, record_ids
 
@@ -193,9 +198,6 @@ def test_changed_access_log_entry_is_reported(engine, store, archived, tmp_path)
 # --------------------------------------------------------------------------- command line
 @pytest.fixture
 def instance(tmp_path, monkeypatch, make_input):
-    from archive.index import install
-    from doc_service.db import database_url, make_engine
-
     inst = tmp_path / "instance"
     inst.mkdir()
     monkeypatch.setenv("DOC_SERVICE_INSTANCE", str(inst))
@@ -241,15 +243,19 @@ def test_cli_names_the_record_whose_hashes_differ(cli, instance, tmp_path):
     assert "备份自身不一致" in r.output
 
 
-def test_backup_and_restore_names_are_importable_where_they_always_were():
-    """Backup writing and restore live in modules of their own; callers' imports still work."""
-    import archive.backup as old_home
-    import archive.package as package
-    import archive.restore as new_home
-
-    for name in ("restore", "RestoreFinding", "RestoreSummary", "Difference", "CONTENT_COLUMNS"):
-        assert getattr(old_home, name) is getattr(new_home, name)
-    assert package.restore is new_home.restore and package.backup is old_home.backup
-    assert package.BackupSummary is old_home.BackupSummary
-    assert old_home.BACKUP_FORMAT == "doc-service-archive-backup/3"
-    assert set(old_home.FORMATS) == {f"doc-service-archive-backup/{n}" for n in (1, 2, 3)}
+def test_backup_and_restore_are_offered_by_their_face_and_nowhere_else():
+    """Backup writing, its format and restore live in ``archive.backup``'s modules; callers
+    import them from the face, and no other module re-exports them."""
+    assert sorted(backup_face.__all__) == sorted(set(backup_face.__all__))
+    homes = {"restore": restorer, "RestoreSummary": restorer, "RestoreFinding": findings,
+             "Difference": findings, "CONTENT_COLUMNS": findings, "FindingKind": findings,
+             "FindingCheck": findings, "backup": writer, "BackupSummary": backup_format,
+             "BACKUP_FORMAT": backup_format, "FORMATS": backup_format}
+    for name, home in homes.items():
+        assert name in backup_face.__all__ and getattr(backup_face, name) is getattr(home, name)
+    for name in backup_face.__all__:
+        assert hasattr(backup_face, name)
+    for name in ("backup", "restore", "BackupSummary"):  # the old re-exports are gone
+        assert not hasattr(package_face, name)
+    assert backup_face.BACKUP_FORMAT == "doc-service-archive-backup/3"
+    assert set(backup_face.FORMATS) == {f"doc-service-archive-backup/{n}" for n in (1, 2, 3)}

@@ -9,9 +9,11 @@ import json
 
 from click.testing import CliRunner
 
-from archive.package import backup, restore
+from archive.backup import backup, restore
+from archive.index import install
 from archive.service import archive_document
 from archive.store import FileContentStore
+from doc_service.db import database_url, make_engine
 
 from .conftest import flip_a_byte, record_ids
 
@@ -96,9 +98,6 @@ def test_two_records_of_the_backup_sharing_an_archival_ref_are_reported(
 # --------------------------------------------------------------------------- command line
 def test_the_command_names_the_archival_ref_and_both_records(cli, tmp_path, monkeypatch,
                                                             make_input):
-    from archive.index import install
-    from doc_service.db import database_url, make_engine
-
     monkeypatch.delenv("DATABASE_URL", raising=False)
     made = {}
     for name in ("here", "there"):

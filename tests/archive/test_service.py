@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -173,8 +174,6 @@ def test_unknown_record(engine):
 
 def test_concurrent_archiving_gives_one_record_and_distinct_references(engine, store,
                                                                       make_input):
-    from concurrent.futures import ThreadPoolExecutor
-
     same = make_input("SAME")
     inputs = [same] * 4 + [make_input(f"D{i}") for i in range(8)]
     with ThreadPoolExecutor(max_workers=6) as pool:

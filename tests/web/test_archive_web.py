@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+
+from archive.service import access_log
+from doc_service.services.access import Staff
+from doc_service.services.archiving import void_document
+from doc_service.storage.models import ChainRecordRow, User
+from tests.web.test_pages import login
 
 
 def seal_certificate(api: Any, student: dict[str, Any]) -> dict[str, Any]:
@@ -61,8 +69,6 @@ def test_college_staff_cannot_search_other_colleges_records(api: Any, sealed: di
 
 def test_record_retrieval_needs_a_reason_and_is_logged(api: Any, sealed: dict,
                                                        runtime: Any) -> None:
-    from archive.service import access_log
-
     items = api("archivist", "get",
                 f"/archive?number={sealed['doc']['number']}").get_json()["items"]
     record_id = items[0]["id"]
@@ -104,12 +110,6 @@ def test_uploaded_pdf_exact_copy_and_tampered_copy(api: Any, client: Any, sealed
 def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: Any,
                                                     students: list, accounts: dict,
                                                     runtime: Any, sealed: dict) -> None:
-    from sqlalchemy import select
-
-    from doc_service.services.access import Staff
-    from doc_service.services.archiving import void_document
-    from doc_service.storage.models import User
-
     student = next(s for s in students if s["class_no"] == "电信2601")
     doc = seal_certificate(api, student)
     with runtime.sessions() as s:
@@ -120,7 +120,6 @@ def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: 
     view = client.get(f"/api/v1/verify/{doc['code']}").get_json()
     assert view["state"] == "voided" and view["reason"] == "学生已退学，证明失效"
     assert view["replaced_by"]["code"] == sealed["doc"]["code"]
-    from doc_service.storage.models import ChainRecordRow
 
     with runtime.sessions() as s:
         rows = list(s.scalars(select(ChainRecordRow).where(ChainRecordRow.document_id == doc["id"])
@@ -133,15 +132,12 @@ def test_void_is_signed_and_the_public_page_says_so(api: Any, client: Any, app: 
 
 def test_archivist_pages_search_open_with_reason_and_admin_reads_the_log(
         app: Any, accounts: dict, sealed: dict) -> None:
-    from tests.web.test_pages import login
-
     doc, student = sealed["doc"], sealed["student"]
     client = app.test_client()
     login(client, accounts, "archivist")
     page = client.get(f"/archive?student_no={student['student_no']}&why=学生申请复印")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and doc["number"] in html
-    import re
 
     record_url = re.search(r'href="(/archive/records/[0-9a-f]+)"', html).group(1)
     asks = client.get(record_url).get_data(as_text=True)
@@ -159,8 +155,6 @@ def test_archivist_pages_search_open_with_reason_and_admin_reads_the_log(
 
 
 def test_teacher_cannot_open_the_archive_pages(app: Any, accounts: dict) -> None:
-    from tests.web.test_pages import login
-
     client = app.test_client()
     login(client, accounts, "jy-teacher1")
     assert client.get("/archive").status_code == 403

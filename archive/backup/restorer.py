@@ -1,11 +1,12 @@
-"""Restore of a backup made by :func:`archive.backup.backup`: compare first, then only add.
+"""Restore of a backup made by :func:`~archive.backup.writer.backup`: compare first, then only add.
 
 ``restore`` checks the JSON files against ``backup.json`` and every blob against its name
 before writing anything. It then compares the backup with what the archive already holds:
 a row whose id is present (record, file, log entry, fixity run with its start, failures
 and coverage) must be identical, a new record must not take a 档号 (or a document version)
 the archive has given another record, and a blob already in the store must have the
-backup's SHA-256, SM3 and size (:mod:`archive.restore_index`, :mod:`archive.restore_trail`).
+backup's SHA-256, SM3 and size (:mod:`archive.backup.index_check`,
+:mod:`archive.backup.trail_check`).
 A disagreement is a :class:`RestoreFinding` and nothing is written (the archive is
 write-once; never overwrite). Otherwise it puts the missing blobs and inserts the new rows
 in one transaction, leaving the identical ones as they are (``RestoreSummary.unchanged``),
@@ -22,21 +23,22 @@ from typing import Any
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .backup_format import TABLES, BackupSummary, Rows, read_backup
-from .errors import ArchiveIndexError, PackageError, StoreError
-from .hashing import both_hex
-from .index import files, records
-from .restore_findings import (  # noqa: F401 - CONTENT_COLUMNS re-exported for callers
-    CONTENT_COLUMNS,
+from ..errors import ArchiveIndexError, PackageError, StoreError
+from ..hashing import both_hex
+from ..index import files, records
+from ..store import CHUNK, ContentStore, FileContentStore
+from .findings import (
     Difference,
+    FindingCheck,
+    FindingKind,
     Present,
     RestoreFinding,
     primary_key,
     what_differs,
 )
-from .restore_index import compare_index, record_clashes, record_self_check
-from .restore_trail import compare_trail, trail_self_check
-from .store import CHUNK, ContentStore, FileContentStore
+from .format import TABLES, BackupSummary, Rows, read_backup
+from .index_check import compare_index, record_clashes, record_self_check
+from .trail_check import compare_trail, trail_self_check
 
 
 @dataclass(frozen=True)
@@ -129,16 +131,16 @@ def _stored_copy(store: ContentStore, sha: str, got: tuple[str, str, int],
         stored = _digest(store, sha)
     except StoreError as e:
         return RestoreFinding(
-            "stored_copy_unreadable", f"the archive's copy of blob {sha} (records "
+            FindingKind.STORED_COPY_UNREADABLE, f"the archive's copy of blob {sha} (records "
             f"{ref_list}) cannot be read: {e}", sha256=sha, record_ids=ids, archival_refs=names)
     diffs = tuple(Difference(col, have, want) for col, have, want in zip(
         ("sha256", "sm3", "size"), stored, got, strict=True) if have != want)
     if not diffs:
         return None
     return RestoreFinding(
-        "stored_copy_mismatch", f"the archive's copy of blob {sha} (records {ref_list}) no "
-        f"longer matches the backup: {what_differs(diffs)}", sha256=sha, differences=diffs,
-        record_ids=ids, archival_refs=names)
+        FindingKind.STORED_COPY_MISMATCH, f"the archive's copy of blob {sha} (records "
+        f"{ref_list}) no longer matches the backup: {what_differs(diffs)}", sha256=sha,
+        differences=diffs, record_ids=ids, archival_refs=names)
 
 
 def _check_blobs(tables: Rows, backup_blobs: ContentStore, store: ContentStore,
@@ -160,10 +162,10 @@ def _check_blobs(tables: Rows, backup_blobs: ContentStore, store: ContentStore,
         if diffs:
             touched.update(ids)
             findings.append(RestoreFinding(
-                "backup_inconsistent", f"blob {sha} in the backup does not match the "
+                FindingKind.BACKUP_INCONSISTENT, f"blob {sha} in the backup does not match the "
                 f"backup's own index (records {', '.join(names)}): {what_differs(diffs)}",
                 sha256=sha, differences=diffs, record_ids=ids, archival_refs=names,
-                check="blob"))
+                check=FindingCheck.BLOB))
         if not store.exists(sha):
             missing.append(sha)
             continue
@@ -241,7 +243,7 @@ def _compare(tables: Rows, present: Present) -> tuple[list[RestoreFinding], set[
 
 def restore(engine: Engine, store: ContentStore,
             backup_dir: str | os.PathLike[str]) -> RestoreSummary:
-    """Put a backup made by :func:`archive.backup.backup` into ``store`` and the index.
+    """Put a backup made by :func:`~archive.backup.writer.backup` into ``store`` and the index.
 
     Compares before writing: a record, file, log entry or fixity run (with its start,
     failures and first-check numbers) already in the archive must be exactly as in the

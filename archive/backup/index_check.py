@@ -3,85 +3,105 @@
 A record, file or log entry the archive already holds must be there exactly as in the
 backup; a record new to the archive must not take a 档号 (or a document version) the
 archive has given another record; and a record's own digests must be its file rows'.
-Each disagreement is a :class:`~archive.restore_findings.RestoreFinding`.
+Each disagreement is a :class:`~archive.backup.findings.RestoreFinding`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .backup_format import Rows
-from .index import access_log, files, records
-from .restore_findings import (
+from ..index import access_log, files, records
+from .findings import (
     CONTENT_COLUMNS,
     Difference,
+    FindingCheck,
+    FindingKind,
     Present,
     RestoreFinding,
     row_differences,
     what_differs,
 )
+from .format import Rows
 
 
 def compare_index(tables: Rows, present: Present) -> tuple[list[RestoreFinding], set[str]]:
     """Findings for rows the archive holds otherwise; and the ids of records that differ."""
-    findings: list[RestoreFinding] = []
-    differing: set[str] = set()
-    have_records = present[records.name]
     refs = {r["id"]: r["archival_ref"] for r in tables[records.name]}
-    refs.update({k[0]: r["archival_ref"] for k, r in have_records.items()})
+    refs.update({k[0]: r["archival_ref"] for k, r in present[records.name].items()})
+    record_findings = _compare_records(tables, present)
+    file_findings = _compare_files(tables, present, refs)
+    differing = {f.record_id for f in record_findings + file_findings}
+    return (record_findings + file_findings + _compare_log(tables, present, refs)), differing
 
+
+def _compare_records(tables: Rows, present: Present) -> list[RestoreFinding]:
+    """Records the archive holds with other values than the backup."""
+    findings: list[RestoreFinding] = []
     for row in tables[records.name]:
-        have = have_records.get((row["id"],))
+        have = present[records.name].get((row["id"],))
         if have is None:
             continue
         diffs = row_differences(records, have, row)
         if diffs:
-            differing.add(row["id"])
             what = ("content hashes differ" if diffs[0].column in CONTENT_COLUMNS
                     else "metadata differs")
             findings.append(RestoreFinding(
-                "record_mismatch", f"record {have['archival_ref']} ({row['id']}) is already "
-                f"in the archive and {what} from the backup: {what_differs(diffs)}",
+                FindingKind.RECORD_MISMATCH, f"record {have['archival_ref']} ({row['id']}) is "
+                f"already in the archive and {what} from the backup: {what_differs(diffs)}",
                 record_id=row["id"], archival_ref=have["archival_ref"],
                 sha256=have["sha256"], differences=diffs, record_ids=(row["id"],),
                 archival_refs=(have["archival_ref"],)))
+    return findings
 
-    have_files: dict[str, dict[int, dict[str, Any]]] = {}
-    for (rid, pos), f in present[files.name].items():
-        have_files.setdefault(rid, {})[pos] = f
-    want_files: dict[str, dict[int, dict[str, Any]]] = {}
-    for f in tables[files.name]:
-        want_files.setdefault(f["record_id"], {})[f["position"]] = f
+
+def _files_by_record(rows: Any) -> dict[str, dict[int, dict[str, Any]]]:
+    """File rows: record id -> position -> row."""
+    out: dict[str, dict[int, dict[str, Any]]] = {}
+    for f in rows:
+        out.setdefault(f["record_id"], {})[f["position"]] = f
+    return out
+
+
+def _compare_files(tables: Rows, present: Present, refs: dict[str, str]
+                   ) -> list[RestoreFinding]:
+    """File rows of records the archive holds that differ, or are on one side only."""
+    findings: list[RestoreFinding] = []
+    have_files = _files_by_record(present[files.name].values())
+    want_files = _files_by_record(tables[files.name])
     for rid in sorted(set(want_files) | {r["id"] for r in tables[records.name]}):
-        if (rid,) not in have_records and rid not in have_files:
+        if (rid,) not in present[records.name] and rid not in have_files:
             continue  # a record new to this archive
         have_by_pos, want_by_pos = have_files.get(rid, {}), want_files.get(rid, {})
+        ref = refs.get(rid, "")
         for pos in sorted(set(have_by_pos) | set(want_by_pos)):
             have, want = have_by_pos.get(pos), want_by_pos.get(pos)
-            ref = refs.get(rid, "")
             if have is not None and want is not None:
                 diffs = row_differences(files, have, want)
                 if not diffs:
                     continue
                 one, detail = have, (f"file {pos} ({have['role']}) of record {ref} ({rid}) "
                                      f"differs from the backup: {what_differs(diffs)}")
-                check = "differs"
+                check = FindingCheck.DIFFERS
             elif have is not None:
                 diffs, one = (Difference("sha256", have["sha256"], None),), have
                 detail = f"file {pos} of record {ref} ({rid}) is in the archive only"
-                check = "archive_only"
+                check = FindingCheck.ARCHIVE_ONLY
             elif want is not None:
                 diffs, one = (Difference("sha256", None, want["sha256"]),), want
                 detail = f"file {pos} of record {ref} ({rid}) is in the backup only"
-                check = "backup_only"
+                check = FindingCheck.BACKUP_ONLY
             else:  # pragma: no cover - pos comes from one of the two
                 continue
-            differing.add(rid)
             findings.append(RestoreFinding(
-                "file_mismatch", detail, record_id=rid, archival_ref=ref,
+                FindingKind.FILE_MISMATCH, detail, record_id=rid, archival_ref=ref,
                 sha256=one["sha256"], position=pos, role=one["role"], differences=diffs,
                 record_ids=(rid,), archival_refs=(ref,), check=check))
+    return findings
 
+
+def _compare_log(tables: Rows, present: Present, refs: dict[str, str]) -> list[RestoreFinding]:
+    """Access-log entries the archive holds otherwise."""
+    findings: list[RestoreFinding] = []
     for row in tables[access_log.name]:
         have = present[access_log.name].get((row["id"],))
         if have is None:
@@ -90,17 +110,20 @@ def compare_index(tables: Rows, present: Present) -> tuple[list[RestoreFinding],
         if diffs:
             rid = have.get("record_id") or ""
             findings.append(RestoreFinding(
-                "log_mismatch", f"access-log entry {row['id']} differs from the backup: "
-                f"{what_differs(diffs)}", record_id=rid, archival_ref=refs.get(rid, ""),
+                FindingKind.LOG_MISMATCH, f"access-log entry {row['id']} differs from the "
+                f"backup: {what_differs(diffs)}", record_id=rid, archival_ref=refs.get(rid, ""),
                 differences=diffs))
-    return findings, differing
+    return findings
 
 
-_RECORD_KEYS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
-    ("archival_ref_clash", "archival_ref", ("archival_ref",), "archival reference (档号)"),
-    ("archival_ref_clash", "archival_ref_parts", ("school_code", "ref_year", "retention", "seq"),
+_RECORD_KEYS: tuple[tuple[FindingKind, FindingCheck, tuple[str, ...], str], ...] = (
+    (FindingKind.ARCHIVAL_REF_CLASH, FindingCheck.ARCHIVAL_REF, ("archival_ref",),
+     "archival reference (档号)"),
+    (FindingKind.ARCHIVAL_REF_CLASH, FindingCheck.ARCHIVAL_REF_PARTS,
+     ("school_code", "ref_year", "retention", "seq"),
      "school code, year, retention and number (the parts of the 档号)"),
-    ("dedupe_key_clash", "dedupe_key", ("dedupe_key",), "document version (dedupe key)"),
+    (FindingKind.DEDUPE_KEY_CLASH, FindingCheck.DEDUPE_KEY, ("dedupe_key",),
+     "document version (dedupe key)"),
 )
 """The UNIQUE keys of ``archive_records`` besides its id: (finding kind, its ``check``,
 columns, name)."""
@@ -121,7 +144,7 @@ def record_clashes(tables: Rows, present: Present) -> list[RestoreFinding]:
     have_records = present[records.name]
     new = [r for r in tables[records.name] if (r["id"],) not in have_records]
     findings: list[RestoreFinding] = []
-    reported: set[tuple[str, str, str]] = set()
+    reported: set[tuple[FindingKind, str, str]] = set()
     for kind, check, cols, what in _RECORD_KEYS:
         owners = {_key(r, cols): r for r in have_records.values()}
         in_backup: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -136,7 +159,7 @@ def record_clashes(tables: Rows, present: Present) -> list[RestoreFinding]:
                 continue
             reported.add((kind, row["id"], other["id"]))
             findings.append(RestoreFinding(
-                kind if where == "the archive's" else "backup_inconsistent",
+                kind if where == "the archive's" else FindingKind.BACKUP_INCONSISTENT,
                 f"record {row['archival_ref']} ({row['id']}) of the backup is not in the "
                 f"archive, but {where} record {other['archival_ref']} ({other['id']}) has "
                 f"the same {what}: {', '.join(map(str, _key(row, cols)))}",
@@ -165,9 +188,9 @@ def record_self_check(tables: Rows) -> list[RestoreFinding]:
                           if same[0][c] != r[c])
         if diffs:
             findings.append(RestoreFinding(
-                "backup_inconsistent", f"record {r['archival_ref']} ({r['id']}) in the backup "
-                f"does not match its own file rows: {what_differs(diffs)} (file row vs "
-                "record row)", record_id=r["id"], archival_ref=r["archival_ref"],
+                FindingKind.BACKUP_INCONSISTENT, f"record {r['archival_ref']} ({r['id']}) in "
+                f"the backup does not match its own file rows: {what_differs(diffs)} (file "
+                "row vs record row)", record_id=r["id"], archival_ref=r["archival_ref"],
                 sha256=r["sha256"], differences=diffs, record_ids=(r["id"],),
-                archival_refs=(r["archival_ref"],), check="record_files"))
+                archival_refs=(r["archival_ref"],), check=FindingCheck.RECORD_FILES))
     return findings

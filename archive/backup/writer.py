@@ -1,8 +1,7 @@
 """Backup of the whole archive: the index as JSON lines, plus every indexed blob.
 
-The folder's layout and formats are in :mod:`archive.backup_format`; restoring one is
-:mod:`archive.restore` (its names are re-exported here, as callers have always imported
-them from this module or from :mod:`archive.package`).
+The folder's layout and formats are in :mod:`archive.backup.format`; restoring one is
+:mod:`archive.backup.restorer`.
 
 Consistency without locking: the tables are append-only, so reading the fixity runs first,
 then their starts, then the records, then the files and log lines of exactly those records,
@@ -11,6 +10,8 @@ committed with its failures and coverage, after its start, and only ever names r
 archived before it was committed; a start read without its run is a run that had not
 finished then, and is restored as such); blobs are copied afterwards (each existed before
 its record was committed) and re-hashed on the way. Usage::
+
+    from archive.backup import backup, restore
 
     backup(engine, store, Path("/backups/archive-2024-09-01"))     # the folder must be new/empty
     restore(engine, store, Path("/backups/archive-2024-09-01"))    # index created beforehand
@@ -30,19 +31,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .backup_format import (  # noqa: F401 - the format's names, re-exported for callers
-    BACKUP_FORMAT,
-    FORMATS,
-    RECORD_TABLES,
-    RUN_TABLES,
-    TABLES,
-    TRAIL_TABLES,
-    BackupSummary,
-    Rows,
-    encode_value,
-)
-from .errors import ArchiveIndexError, PackageError, StoreError
-from .index import (
+from ..errors import ArchiveIndexError, PackageError, StoreError
+from ..index import (
     access_log,
     files,
     fixity_coverage,
@@ -51,14 +41,8 @@ from .index import (
     fixity_runs,
     records,
 )
-from .restore import (  # noqa: F401 - restore's names, re-exported for callers
-    CONTENT_COLUMNS,
-    Difference,
-    RestoreFinding,
-    RestoreSummary,
-    restore,
-)
-from .store import ContentStore, FileContentStore
+from ..store import ContentStore, FileContentStore
+from .format import BACKUP_FORMAT, TABLES, BackupSummary, encode_value
 
 
 def _rows(conn: Connection, table: Table, *order: Any) -> list[dict[str, Any]]:

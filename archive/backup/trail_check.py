@@ -4,15 +4,14 @@ The trail is write-once like the records: a run the archive holds must be there 
 in the backup, with the same start, the same failures and the same first-check numbers
 (``archive_fixity_coverage``, in which every run's ``covers_through`` counts); and the
 backup's trail must hold everything it names. Each disagreement is a
-:class:`~archive.restore_findings.RestoreFinding`.
+:class:`~archive.backup.findings.RestoreFinding`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .backup_format import Rows, encode_value
-from .index import (
+from ..index import (
     files,
     fixity_coverage,
     fixity_failures,
@@ -20,11 +19,21 @@ from .index import (
     fixity_runs,
     records,
 )
-from .restore_findings import Difference, Present, RestoreFinding, row_differences, what_differs
+from .findings import (
+    Difference,
+    FindingCheck,
+    FindingKind,
+    Present,
+    RestoreFinding,
+    row_differences,
+    what_differs,
+)
+from .format import Rows, encode_value
 
 
-def _failure_finding(kind: str, detail: str, row: dict[str, Any],
-                     diffs: tuple[Difference, ...] = (), check: str = "") -> RestoreFinding:
+def _failure_finding(kind: FindingKind, detail: str, row: dict[str, Any],
+                     diffs: tuple[Difference, ...] = (),
+                     check: FindingCheck | None = None) -> RestoreFinding:
     """A finding about one failure row: its run, record (with 档号) and file."""
     return RestoreFinding(
         kind, detail, record_id=row["record_id"], archival_ref=row["archival_ref"],
@@ -54,8 +63,8 @@ def _compare_runs(tables: Rows, present: Present) -> tuple[list[RestoreFinding],
         diffs = row_differences(fixity_runs, have, row)
         if diffs:
             findings.append(RestoreFinding(
-                "fixity_run_mismatch", f"fixity run {row['id']} is already in the archive "
-                f"and differs from the backup: {what_differs(diffs, None)}",
+                FindingKind.FIXITY_RUN_MISMATCH, f"fixity run {row['id']} is already in the "
+                f"archive and differs from the backup: {what_differs(diffs, None)}",
                 differences=diffs, run_id=row["id"]))
     return findings, shared
 
@@ -83,15 +92,15 @@ def _compare_failures(tables: Rows, present: Present, shared: set[str]
                 if not diffs:
                     continue
                 detail = f"{what} differs from the backup: {what_differs(diffs, None)}"
-                check = "differs"
+                check = FindingCheck.DIFFERS
             elif have is not None:
                 diffs = (Difference("problem", have["problem"], None),)
-                detail, check = f"{what} is in the archive only", "archive_only"
+                detail, check = f"{what} is in the archive only", FindingCheck.ARCHIVE_ONLY
             else:
                 diffs = (Difference("problem", None, one["problem"]),)
-                detail, check = f"{what} is in the backup only", "backup_only"
-            findings.append(_failure_finding("fixity_failure_mismatch", detail, one, diffs,
-                                             check))
+                detail, check = f"{what} is in the backup only", FindingCheck.BACKUP_ONLY
+            findings.append(_failure_finding(FindingKind.FIXITY_FAILURE_MISMATCH, detail, one,
+                                             diffs, check))
     return findings
 
 
@@ -107,11 +116,11 @@ def _compare_coverage(tables: Rows, present: Present, shared: set[str],
     findings: list[RestoreFinding] = []
 
     def finding(detail: str, row: dict[str, Any], diffs: tuple[Difference, ...],
-                check: str) -> None:
+                check: FindingCheck) -> None:
         rid = row["record_id"]
         findings.append(RestoreFinding(
-            "fixity_coverage_mismatch", detail, record_id=rid, archival_ref=refs.get(rid, ""),
-            differences=diffs, record_ids=(rid,), archival_refs=(refs.get(rid, ""),),
+            FindingKind.FIXITY_COVERAGE_MISMATCH, detail, record_id=rid,
+            archival_ref=refs.get(rid, ""), differences=diffs, record_ids=(rid,), archival_refs=(refs.get(rid, ""),),
             run_id=row["run_id"], check=check))
 
     for row in tables[fixity_coverage.name]:
@@ -123,13 +132,13 @@ def _compare_coverage(tables: Rows, present: Present, shared: set[str],
             finding(f"first check number {row['seq']} of record {refs.get(row['record_id'])} "
                     f"({row['record_id']}) by fixity run {row['run_id']} in the backup "
                     f"differs from the archive's: {what_differs(diffs, None)}", row, diffs,
-                    "differs")
+                    FindingCheck.DIFFERS)
     want_seqs = {r["seq"] for r in tables[fixity_coverage.name]}
     for seq, have in sorted(have_by_seq.items()):
         if have["run_id"] in shared and seq not in want_seqs:
             finding(f"first check number {seq} of record {refs.get(have['record_id'])} "
                     f"({have['record_id']}) by fixity run {have['run_id']} is in the archive "
-                    "only", have, (Difference("seq", seq, None),), "archive_only")
+                    "only", have, (Difference("seq", seq, None),), FindingCheck.ARCHIVE_ONLY)
     return findings
 
 
@@ -144,10 +153,11 @@ def _start_differences(have: dict[str, Any], want: dict[str, Any]) -> tuple[Diff
 
 
 def _start_finding(run_id: str, detail: str, diffs: tuple[Difference, ...],
-                   check: str) -> RestoreFinding:
+                   check: FindingCheck) -> RestoreFinding:
     """A finding that a run's start (when, who) is told otherwise by the two sides."""
-    return RestoreFinding("fixity_start_mismatch", f"{detail}: {what_differs(diffs, None)}",
-                          differences=diffs, run_id=run_id, check=check)
+    return RestoreFinding(FindingKind.FIXITY_START_MISMATCH,
+                          f"{detail}: {what_differs(diffs, None)}", differences=diffs,
+                          run_id=run_id, check=check)
 
 
 def _compare_starts(tables: Rows, present: Present) -> list[RestoreFinding]:
@@ -156,7 +166,8 @@ def _compare_starts(tables: Rows, present: Present) -> list[RestoreFinding]:
     A start is write-once like the rest of the trail: the backup's start of a run must be
     the archive's (or agree with the archive's finished run, if the archive has no start
     of it), and a finished run of the backup without its start must agree with the
-    archive's start. One finding per run; a run whose end differs is ``fixity_run_mismatch``.
+    archive's start. One finding per run; a run whose end differs is
+    :attr:`~FindingKind.FIXITY_RUN_MISMATCH`.
     """
     have_starts = present[fixity_run_starts.name]
     have_runs = present[fixity_runs.name]
@@ -172,7 +183,7 @@ def _compare_starts(tables: Rows, present: Present) -> list[RestoreFinding]:
             findings.append(_start_finding(
                 row["id"], f"the start of fixity run {row['id']} in the backup differs from "
                 f"the archive's {what}", diffs,
-                "start" if what == "start" else "start_vs_run"))
+                FindingCheck.START if what == "start" else FindingCheck.START_VS_RUN))
     for row in tables[fixity_runs.name]:
         have = have_starts.get((row["id"],))
         if row["id"] in started or have is None:
@@ -181,7 +192,7 @@ def _compare_starts(tables: Rows, present: Present) -> list[RestoreFinding]:
         if diffs:
             findings.append(_start_finding(
                 row["id"], f"fixity run {row['id']} in the backup differs from the archive's "
-                "start of it", diffs, "run_vs_start"))
+                "start of it", diffs, FindingCheck.RUN_VS_START))
     return findings
 
 
@@ -209,37 +220,38 @@ def trail_self_check(tables: Rows) -> list[RestoreFinding]:
     counted: dict[str, int] = {}
     for f in tables[fixity_failures.name]:
         counted[f["run_id"]] = counted.get(f["run_id"], 0) + 1
-        lacks = ("run" if f["run_id"] not in runs else
-                 "file" if (f["record_id"], f["position"]) not in held else "")
-        if lacks:
+        lacks, check = (("run", FindingCheck.FAILURE_WITHOUT_RUN) if f["run_id"] not in runs
+                        else ("file", FindingCheck.FAILURE_WITHOUT_FILE)
+                        if (f["record_id"], f["position"]) not in held else ("", None))
+        if check is not None:
             findings.append(_failure_finding(
-                "backup_inconsistent", f"the failure of file {f['position']} of record "
-                f"{f['archival_ref']} ({f['record_id']}) in fixity run {f['run_id']} names a "
-                f"{lacks} the backup does not hold", f, check=f"failure_without_{lacks}"))
+                FindingKind.BACKUP_INCONSISTENT, f"the failure of file {f['position']} of "
+                f"record {f['archival_ref']} ({f['record_id']}) in fixity run {f['run_id']} "
+                f"names a {lacks} the backup does not hold", f, check=check))
     for c in tables[fixity_coverage.name]:
-        lacks = ("run" if c["run_id"] not in runs else
-                 "record" if c["record_id"] not in refs else "")
-        if lacks:
+        lacks, check = (("run", FindingCheck.COVERAGE_WITHOUT_RUN) if c["run_id"] not in runs
+                        else ("record", FindingCheck.COVERAGE_WITHOUT_RECORD)
+                        if c["record_id"] not in refs else ("", None))
+        if check is not None:
             findings.append(RestoreFinding(
-                "backup_inconsistent", f"first check number {c['seq']} of record "
+                FindingKind.BACKUP_INCONSISTENT, f"first check number {c['seq']} of record "
                 f"{c['record_id']} by fixity run {c['run_id']} names a {lacks} the backup "
                 "does not hold", record_id=c["record_id"],
-                archival_ref=refs.get(c["record_id"], ""), run_id=c["run_id"],
-                check=f"coverage_without_{lacks}"))
+                archival_ref=refs.get(c["record_id"], ""), run_id=c["run_id"], check=check))
     for start in tables[fixity_run_starts.name]:
         run = runs.get(start["id"])
         diffs = _start_differences(start, run) if run is not None else ()
         if diffs:
             findings.append(RestoreFinding(
-                "backup_inconsistent", f"fixity run {start['id']} in the backup does not "
-                f"match its own start: {what_differs(diffs, None)} (start vs run)",
-                differences=diffs, run_id=start["id"], check="start_vs_run"))
+                FindingKind.BACKUP_INCONSISTENT, f"fixity run {start['id']} in the backup "
+                f"does not match its own start: {what_differs(diffs, None)} (start vs run)",
+                differences=diffs, run_id=start["id"], check=FindingCheck.START_VS_RUN))
     for run_id, run in runs.items():
         n = counted.get(run_id, 0)
         if n != run["failures"]:
             findings.append(RestoreFinding(
-                "backup_inconsistent", f"fixity run {run_id} in the backup records "
+                FindingKind.BACKUP_INCONSISTENT, f"fixity run {run_id} in the backup records "
                 f"{run['failures']} failures, but the backup holds {n} failure rows of it",
                 differences=(Difference("failures", n, run["failures"]),), run_id=run_id,
-                check="failure_count"))
+                check=FindingCheck.FAILURE_COUNT))
     return findings

@@ -26,9 +26,9 @@ numbers it really checked (``covers_through`` stops before the first record it d
 never more. The numbers are assigned by the run (max + 1, ...), so two runs finishing at the
 same moment collide on them and the later one reads the table again.
 
-Reading the trail (:func:`fixity_runs`, :func:`fixity_run`, :func:`fixity_failures`,
-:func:`record_fixity`, :func:`unfinished_before`) is in :mod:`archive.fixity_trail`,
-re-exported here.
+Reading the trail (``fixity_runs``, ``fixity_run``, ``fixity_failures``, ``record_fixity``,
+``unfinished_before``) is in :mod:`archive.fixity.trail`; callers take both from
+:mod:`archive.fixity`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ import getpass
 import os
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -46,44 +46,45 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .errors import (
+from ..errors import (
     ArchiveIndexError,
     ArchiveInputError,
     BlobNotFoundError,
     FixityInterruptedError,
     StoreError,
 )
-from .fixity_trail import (  # noqa: F401 - the trail's readers, re-exported for callers
-    fixity_failures,
-    fixity_run,
-    fixity_runs,
-    record_fixity,
-    unfinished_before,
-)
-from .hashing import both_hex
-from .index import files as files_table
-from .index import fixity_coverage as coverage_table
-from .index import fixity_failures as failures_table
-from .index import fixity_run_starts as starts_table
-from .index import fixity_runs as runs_table
-from .index import records as records_table
-from .model import FileRole, FixityFailure, FixityProblem, FixityRun, as_utc
-from .store import CHUNK, ContentStore, verify_blob
+from ..hashing import both_hex
+from ..index import files as files_table
+from ..index import fixity_coverage as coverage_table
+from ..index import fixity_failures as failures_table
+from ..index import fixity_run_starts as starts_table
+from ..index import fixity_runs as runs_table
+from ..index import records as records_table
+from ..model import FileRole, as_utc
+from ..store import CHUNK, ContentStore, verify_blob
+from .model import FixityFailure, FixityProblem, FixityRun
 
 _RETRIES = 8
 """Attempts at recording a run when another run finished at the same moment."""
+
+Clock = Callable[[], datetime]
+"""Where a run takes its start and end times from (aware datetimes)."""
+
+
+def utc_now() -> datetime:
+    """The default :data:`Clock`: now, in UTC."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
 class FixityFinding:
     sha256: str
-    problem: str
-    """``missing``, ``changed`` or ``unreadable``."""
+    problem: FixityProblem
     record_ids: tuple[str, ...]
     detail: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256, "problem": self.problem,
+        return {"sha256": self.sha256, "problem": self.problem.value,
                 "record_ids": list(self.record_ids), "detail": self.detail}
 
 
@@ -111,11 +112,11 @@ class FixityReport:
 
     @property
     def missing(self) -> list[FixityFinding]:
-        return [f for f in self.findings if f.problem == "missing"]
+        return [f for f in self.findings if f.problem == FixityProblem.MISSING]
 
     @property
     def changed(self) -> list[FixityFinding]:
-        return [f for f in self.findings if f.problem != "missing"]
+        return [f for f in self.findings if f.problem != FixityProblem.MISSING]
 
     @property
     def mb_per_s(self) -> float:
@@ -131,20 +132,24 @@ class FixityReport:
                 "failures": [f.to_dict() for f in self.failures]}
 
 
-def _check_one(store: ContentStore, sha: str) -> tuple[str, str | None, int, str]:
+BadBlob = tuple[str, FixityProblem, str]
+"""A blob that failed its check: (SHA-256, problem, detail)."""
+
+
+def _check_one(store: ContentStore, sha: str) -> tuple[str, FixityProblem | None, int, str]:
     try:
         same, n = verify_blob(store, sha)
     except BlobNotFoundError:
-        return sha, "missing", 0, ""
+        return sha, FixityProblem.MISSING, 0, ""
     except StoreError as e:
-        return sha, "unreadable", 0, str(e)
-    return sha, None if same else "changed", n, ""
+        return sha, FixityProblem.UNREADABLE, 0, str(e)
+    return sha, None if same else FixityProblem.CHANGED, n, ""
 
 
 def check_blobs(store: ContentStore, shas: Iterable[str], *,
-                workers: int | None = None) -> tuple[list[tuple[str, str, str]], int, int]:
+                workers: int | None = None) -> tuple[list[BadBlob], int, int]:
     """Re-hash ``shas``; return ([(sha, problem, detail)], files checked, bytes read)."""
-    bad: list[tuple[str, str, str]] = []
+    bad: list[BadBlob] = []
     total = count = 0
     workers = workers or min(8, (os.cpu_count() or 1) + 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -198,7 +203,7 @@ def _found(store: ContentStore, sha: str) -> tuple[str | None, str | None, int |
 
 
 def _failures(engine: Engine, store: ContentStore, run_id: str, snap: _Snapshot,
-              bad: Sequence[tuple[str, str, str]]) -> list[FixityFailure]:
+              bad: Sequence[BadBlob]) -> list[FixityFailure]:
     """One failure per (record, file) holding a bad blob, with expected and found hashes."""
     if not bad:
         return []
@@ -228,7 +233,7 @@ def _failures(engine: Engine, store: ContentStore, run_id: str, snap: _Snapshot,
                 continue  # archived after this run read the index: not checked by it
             out.append(FixityFailure(
                 run_id=run_id, record_id=held.record_id, archival_ref=held.archival_ref,
-                position=held.position, role=FileRole(held.role), problem=FixityProblem(problem),
+                position=held.position, role=FileRole(held.role), problem=problem,
                 expected_sha256=sha, expected_sm3=held.sm3, expected_size=held.size,
                 found_sha256=found_sha, found_sm3=found_sm3, found_size=found_size,
                 detail=detail))
@@ -312,24 +317,25 @@ def _record_start(engine: Engine, run: FixityRun) -> None:
 
 
 def run_fixity(engine: Engine, store: ContentStore, *, run_by: str | None = None,
-               workers: int | None = None) -> FixityReport:
+               workers: int | None = None, clock: Clock = utc_now) -> FixityReport:
     """Re-hash every file the index names (each distinct blob once) and record the run.
 
     ``run_by`` is who ran it: the user at the command line, or
-    :data:`archive.model.SCHEDULED`; by default the operating-system user of this process.
-    The start is committed before anything is hashed. Raises :class:`ArchiveIndexError` if
-    the start cannot be recorded; any failure after that is raised as
-    :class:`FixityInterruptedError` naming the run, which the trail shows unfinished.
+    :data:`~archive.fixity.model.SCHEDULED`; by default the operating-system user of this
+    process. ``clock`` gives the run's start and end times. The start is committed before
+    anything is hashed. Raises :class:`ArchiveIndexError` if the start cannot be recorded;
+    any failure after that is raised as :class:`FixityInterruptedError` naming the run,
+    which the trail shows unfinished.
     """
     who = (_default_runner() if run_by is None else run_by).strip()
     if not who:
         raise ArchiveInputError("a fixity run needs the name of who ran it")
-    begun = FixityRun(id=uuid.uuid4().hex, started_at=datetime.now(UTC), ended_at=None,
+    begun = FixityRun(id=uuid.uuid4().hex, started_at=clock(), ended_at=None,
                       run_by=who[:100], records_checked=0, files_checked=0, bytes_checked=0,
                       failures=0, covers_through=0)
     _record_start(engine, begun)
     try:
-        return _check_and_record(engine, store, begun, workers)
+        return _check_and_record(engine, store, begun, workers, clock)
     except Exception as e:
         raise FixityInterruptedError(
             f"fixity run {begun.id} did not finish (its start is recorded, its end is "
@@ -337,7 +343,7 @@ def run_fixity(engine: Engine, store: ContentStore, *, run_by: str | None = None
 
 
 def _check_and_record(engine: Engine, store: ContentStore, begun: FixityRun,
-                      workers: int | None) -> FixityReport:
+                      workers: int | None, clock: Clock) -> FixityReport:
     """The run proper, after its start is recorded: read the index, hash, record the end."""
     run_id, started, who = begun.id, begun.started_at, begun.run_by
     snap = _snapshot(engine)
@@ -347,7 +353,7 @@ def _check_and_record(engine: Engine, store: ContentStore, begun: FixityRun,
     findings = tuple(FixityFinding(sha, problem, tuple(snap.owners[sha]), detail)
                      for sha, problem, detail in bad)
     failures = _failures(engine, store, run_id, snap, bad)
-    run = FixityRun(id=run_id, started_at=started, ended_at=datetime.now(UTC),
+    run = FixityRun(id=run_id, started_at=started, ended_at=clock(),
                     run_by=who, records_checked=len(snap.archived_at), files_checked=count,
                     bytes_checked=total, failures=len(failures), covers_through=0)
     run = _record_run(engine, run, failures, snap.archived_at)

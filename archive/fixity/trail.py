@@ -1,10 +1,10 @@
 """Reading the fixity audit trail: the runs (finished or not), their failures, and when each
 record's files were last checked.
 
-The tables and how runs write them are described in :mod:`archive.fixity`, which re-exports
-these readers. In short: a run's start (``archive_fixity_run_starts``) is committed before
-it hashes, its end (``archive_fixity_runs``, same id) with its failures and coverage when it
-finishes; a start without an end is an unfinished run, listed here with ``ended_at=None``.
+The tables and how runs write them are described in :mod:`archive.fixity.check`. In short:
+a run's start (``archive_fixity_run_starts``) is committed before it hashes, its end
+(``archive_fixity_runs``, same id) with its failures and coverage when it finishes; a start
+without an end is an unfinished run, listed here with ``ended_at=None``.
 """
 
 from __future__ import annotations
@@ -26,13 +26,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 
-from .errors import ArchiveIndexError
-from .index import fixity_coverage as coverage_table
-from .index import fixity_failures as failures_table
-from .index import fixity_run_starts as starts_table
-from .index import fixity_runs as runs_table
-from .index import records as records_table
-from .model import FileRole, FixityFailure, FixityProblem, FixityRun, RecordFixity, as_utc
+from ..errors import ArchiveIndexError
+from ..index import fixity_coverage as coverage_table
+from ..index import fixity_failures as failures_table
+from ..index import fixity_run_starts as starts_table
+from ..index import fixity_runs as runs_table
+from ..index import records as records_table
+from ..model import FileRole, as_utc
+from .model import FixityFailure, FixityProblem, FixityRun, RecordFixity
 
 
 def _to_run(row: Any) -> FixityRun:

@@ -18,8 +18,9 @@ not the runs' starts (recorded since revision 0006); it restores without them (i
 finished runs). Format 3 names all seven. A backup lacking a table its format names is
 damaged: a trail that silently disappears from a backup would hide failures.
 
-Shared by the writer (:mod:`archive.backup`) and the reader (:mod:`archive.restore`), so
-the two cannot disagree on what a format holds or how a value is written.
+Shared by the writer (:mod:`archive.backup.writer`) and the reader
+(:mod:`archive.backup.restorer`), so the two cannot disagree on what a format holds or how a
+value is written.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from typing import Any
 
 from sqlalchemy import Date, DateTime, Table
 
-from .errors import PackageError
-from .index import (
+from ..errors import PackageError
+from ..index import (
     access_log,
     files,
     fixity_coverage,
@@ -43,7 +44,7 @@ from .index import (
     fixity_runs,
     records,
 )
-from .model import as_utc
+from ..model import as_utc
 
 Rows = dict[str, list[dict[str, Any]]]
 """Table name -> its rows (column name -> value), as a backup holds them."""
