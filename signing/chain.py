@@ -1,8 +1,11 @@
 """The approval chain: ordered steps, enforced order, and verification of the record chain.
 
-Pure domain code (standard library and ``cryptography`` only). :class:`ApprovalChain` decides
-whether a decision may be made and produces the signed :class:`~signing.records.ChainRecord`;
-:func:`verify_chain` re-checks a list of records and says, per record, what held and what not.
+Pure domain code (standard library and ``cryptography`` only). :class:`ApprovalChain` is the
+one state machine of a document's chain: it decides whether a decision may be made, whose turn
+comes next and when the chain ends, and answers each decision with a :class:`Transition` (the
+signed :class:`~signing.records.ChainRecord`, the new state, the next step) that storage only
+records. :func:`verify_chain` re-checks a list of records and says, per record, what held and
+what not.
 """
 
 from __future__ import annotations
@@ -51,6 +54,28 @@ class ChainStep:
     signer_name: str
     decision_kind: Decision = Decision.APPROVE
     """The positive decision of this step (approve, acknowledge or seal); reject is always open."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one decision did to the chain; storage projects its rows from this alone."""
+
+    record: ChainRecord
+    """The signed record of the decision (its ``position`` is the step that decided)."""
+    state: ChainState
+    """The chain's state after the decision."""
+    next_step: ChainStep | None
+    """The step whose turn it is now, or ``None`` once the chain has ended."""
+
+    @property
+    def ended(self) -> bool:
+        """The decision closed the chain (completed, rejected or voided)."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def next_position(self) -> int | None:
+        """The position of :attr:`next_step` in the chain, or ``None`` once it has ended."""
+        return None if self.next_step is None else self.record.position + 1
 
 
 class RecordSigner(Protocol):
@@ -163,8 +188,8 @@ class ApprovalChain:
         doc_sha256: str,
         at: datetime,
         comment: str = "",
-    ) -> ChainRecord:
-        """Record a decision by the next step's signer; returns the signed record.
+    ) -> Transition:
+        """Record a decision by the next step's signer; returns what it changed.
 
         Raises :class:`ChainOrderError` for the wrong person, role or decision,
         :class:`DuplicateDecisionError` for a second decision, :class:`ChainClosedError` after
@@ -189,7 +214,7 @@ class ApprovalChain:
         doc_sha256: str,
         at: datetime,
         reason: str,
-    ) -> ChainRecord:
+    ) -> Transition:
         """Void the document (e.g. the registrar withdraws a certificate); ends the chain."""
         if self.state in (ChainState.REJECTED, ChainState.VOIDED):
             raise ChainClosedError(f"the chain is {self.state}; cannot void")
@@ -208,7 +233,7 @@ class ApprovalChain:
         doc_sha256: str,
         at: datetime,
         comment: str,
-    ) -> ChainRecord:
+    ) -> Transition:
         record = ChainRecord(
             position=len(self._records),
             document_id=self.document_id,
@@ -225,7 +250,7 @@ class ApprovalChain:
         )
         record = sign_record(record, signer.key)
         self._append(record)
-        return record
+        return Transition(record=record, state=self.state, next_step=self.next_step)
 
 
 # --------------------------------------------------------------------------- verification
