@@ -25,6 +25,7 @@ from doc_service.rendering.fetcher import ASSET_BASE, AssetOnlyFetcher
 from doc_service.rendering.fonts import ensure_fonts, missing_glyphs
 from doc_service.rendering.qr import qr_png_data_uri
 from doc_service.rendering.sandbox import html_environment
+from signing.box import SignatureBox
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +34,9 @@ PX_TO_PT = 0.75
 
 
 @dataclass(frozen=True)
-class SignatureArea:
-    """Where a role signs: page index and rectangle in PDF points (origin bottom-left)."""
-
-    page_index: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {"page_index": self.page_index, "x1": self.x1, "y1": self.y1,
-                "x2": self.x2, "y2": self.y2}
-
-
-@dataclass(frozen=True)
 class RenderedPdf:
     pdf: bytes
-    signature_areas: dict[str, SignatureArea]
+    signature_areas: dict[str, SignatureBox]
     page_count: int
     refused_urls: tuple[str, ...] = field(default=())
 
@@ -151,9 +137,9 @@ class PdfRenderer:
         return self._lock
 
 
-def signature_areas(document: Any) -> dict[str, SignatureArea]:
+def signature_areas(document: Any) -> dict[str, SignatureBox]:
     """The boxes marked ``data-sig-role``, in PDF points, by role."""
-    areas: dict[str, SignatureArea] = {}
+    areas: dict[str, SignatureBox] = {}
     for index, page in enumerate(document.pages):
         height_pt = page.height * PX_TO_PT
         stack = [page._page_box]  # noqa: SLF001 - WeasyPrint exposes layout only here
@@ -164,7 +150,7 @@ def signature_areas(document: Any) -> dict[str, SignatureArea]:
             if role and role not in areas and getattr(box, "element_tag", None):
                 x, y = box.border_box_x(), box.border_box_y()
                 w, h = box.border_width(), box.border_height()
-                areas[role] = SignatureArea(
+                areas[role] = SignatureBox(
                     page_index=index,
                     x1=round(x * PX_TO_PT, 2),
                     y1=round(height_pt - (y + h) * PX_TO_PT, 2),
