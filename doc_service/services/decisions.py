@@ -170,7 +170,8 @@ class DecisionPlan:
     seen_version: int
     """``Document.lock_version`` when read; the commit wins only if it is unchanged."""
     chain: ApprovalChain
-    """The chain replayed from the stored records, its current step bound to the signer."""
+    """The chain replayed from the stored records, its current step bound to the signer
+    (signing appends the new record to it)."""
     decision: Decision
     signer_ref: str
     signer_name: str
