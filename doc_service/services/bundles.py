@@ -40,6 +40,7 @@ from doc_service.storage.models import (
     Student,
     User,
 )
+from signing.roles import STUDENT
 
 LIVE = (DocStatus.IN_PROGRESS, DocStatus.REJECTED, DocStatus.SEALED)
 """States of a student's current document (superseded and voided versions are history)."""
@@ -115,7 +116,7 @@ def class_overview(rt: Runtime, actor: Actor, form_id: str) -> list[ClassOvervie
         out = []
         for klass in classes:
             mine = [d for d in docs.values() if d.class_id == klass.id]
-            student_done = [d for d in mine if d.steps and d.steps[0].role == "student"
+            student_done = [d for d in mine if d.steps and d.steps[0].role == STUDENT
                             and d.steps[0].state == StepState.DONE]
             out.append(ClassOverview(
                 class_id=klass.id, class_no=klass.class_no, college=klass.college.name,
