@@ -12,7 +12,7 @@ contradict the PDF/A-3 (PDF 1.7) identity.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import cast
 
@@ -44,7 +44,14 @@ CHAIN_FILE_NAME = "chain.json"
 
 
 def _deref(obj: object) -> object:
-    return obj.get_object() if isinstance(obj, generic.IndirectObject) else obj
+    if isinstance(obj, generic.IndirectObject):
+        return obj.get_object()  # type: ignore[no-untyped-call]  # unannotated in pyHanko
+    return obj
+
+
+def _pdf_dict(entries: Mapping[str, object] | None = None) -> generic.DictionaryObject:
+    """A PDF dictionary of ``entries`` (pyHanko's constructor carries no annotations)."""
+    return generic.DictionaryObject(entries)  # type: ignore[no-untyped-call]  # as above
 
 
 def _af_array(root: generic.DictionaryObject) -> generic.ArrayObject:
@@ -76,11 +83,11 @@ def attach_chain(writer: BasePdfFileWriter, chain_json: bytes) -> None:
         writer, data=chain_json, compress=True, mime_type="application/json",
         params=EmbeddedFileParams(modification_date=now),
     )
-    spec = generic.DictionaryObject({
+    spec = _pdf_dict({
         pdf_name("/Type"): pdf_name("/Filespec"),
         pdf_name("/F"): pdf_string(CHAIN_FILE_NAME),
         pdf_name("/UF"): pdf_string(CHAIN_FILE_NAME),
-        pdf_name("/EF"): generic.DictionaryObject({
+        pdf_name("/EF"): _pdf_dict({
             pdf_name("/F"): ef.ef_stream_ref,  # the constructor already added the stream
             pdf_name("/UF"): ef.ef_stream_ref,
         }),
@@ -104,8 +111,8 @@ def attach_chain(writer: BasePdfFileWriter, chain_json: bytes) -> None:
     arr = generic.ArrayObject()
     for name, value in pairs:
         arr.extend([pdf_string(name), value])
-    tree = generic.DictionaryObject({pdf_name("/Names"): writer.add_object(arr)})
-    names = generic.DictionaryObject(
+    tree = _pdf_dict({pdf_name("/Names"): writer.add_object(arr)})
+    names = _pdf_dict(
         {k: old_names.raw_get(k) for k in old_names} if isinstance(old_names,
                                                                    generic.DictionaryObject)
         else {})
@@ -118,7 +125,7 @@ def attach_chain(writer: BasePdfFileWriter, chain_json: bytes) -> None:
         if not any(_same_ref(old_af.raw_get(i), c) for c in old_chain_refs))
     af.append(spec_ref)
     root[pdf_name("/AF")] = writer.add_object(af)
-    writer.update_root()
+    writer.update_root()  # type: ignore[no-untyped-call]  # unannotated in pyHanko
 
 
 def _same_ref(a: object, b: object) -> bool:
@@ -155,7 +162,7 @@ class ChainAttachmentRule(QualifiedWhitelistRule):
         if not isinstance(new_names, generic.DictionaryObject):
             raise SuspiciousModification("/Names removed or malformed")
         old_dict = (old_names if isinstance(old_names, generic.DictionaryObject)
-                    else generic.DictionaryObject())
+                    else _pdf_dict())
         old_keys = set(old_dict.keys())
         for key in (old_keys | set(new_names.keys())) - {"/EmbeddedFiles"}:
             if key not in old_keys or key not in new_names or \
@@ -211,18 +218,19 @@ def _refs_equal(a: generic.DictionaryObject, b: generic.DictionaryObject, key: s
 
 CHAIN_DIFF_POLICY = StandardDiffPolicy(
     global_rules=[
-        CatalogModificationRule(
+        CatalogModificationRule(  # type: ignore[no-untyped-call]  # unannotated in pyHanko
             ignored_keys=ROOT_EXEMPT_STRICT_COMPARISON | {"/Names", "/AF"}),
         ChainAttachmentRule(),
         DocInfoRule().as_qualified(ModificationLevel.LTA_UPDATES),
         XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
         ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
         DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
-        MetadataUpdateRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        MetadataUpdateRule().as_qualified(  # type: ignore[no-untyped-call]  # as above
+            ModificationLevel.LTA_UPDATES),
     ],
     form_rule=FormUpdatingRule(
         field_rules=[
-            SigFieldCreationRule(),
+            SigFieldCreationRule(),  # type: ignore[no-untyped-call]  # as above
             SigFieldModificationRule(),
             GenericFieldModificationRule(),
         ],

@@ -1,8 +1,11 @@
 """The approval chain: ordered steps, enforced order, and verification of the record chain.
 
-Pure domain code (standard library and ``cryptography`` only). :class:`ApprovalChain` decides
-whether a decision may be made and produces the signed :class:`~signing.records.ChainRecord`;
-:func:`verify_chain` re-checks a list of records and says, per record, what held and what not.
+Pure domain code (standard library and ``cryptography`` only). :class:`ApprovalChain` is the
+one state machine of a document's chain: it decides whether a decision may be made, whose turn
+comes next and when the chain ends, and answers each decision with a :class:`Transition` (the
+signed :class:`~signing.records.ChainRecord`, the new state, the next step) that storage only
+records. :func:`verify_chain` re-checks a list of records and says, per record, what held and
+what not.
 """
 
 from __future__ import annotations
@@ -51,6 +54,28 @@ class ChainStep:
     signer_name: str
     decision_kind: Decision = Decision.APPROVE
     """The positive decision of this step (approve, acknowledge or seal); reject is always open."""
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one decision did to the chain; storage projects its rows from this alone."""
+
+    record: ChainRecord
+    """The signed record of the decision (its ``position`` is the step that decided)."""
+    state: ChainState
+    """The chain's state after the decision."""
+    next_step: ChainStep | None
+    """The step whose turn it is now, or ``None`` once the chain has ended."""
+
+    @property
+    def ended(self) -> bool:
+        """The decision closed the chain (completed, rejected or voided)."""
+        return self.state in TERMINAL_STATES
+
+    @property
+    def next_position(self) -> int | None:
+        """The position of :attr:`next_step` in the chain, or ``None`` once it has ended."""
+        return None if self.next_step is None else self.record.position + 1
 
 
 class RecordSigner(Protocol):
@@ -163,8 +188,8 @@ class ApprovalChain:
         doc_sha256: str,
         at: datetime,
         comment: str = "",
-    ) -> ChainRecord:
-        """Record a decision by the next step's signer; returns the signed record.
+    ) -> Transition:
+        """Record a decision by the next step's signer; returns what it changed.
 
         Raises :class:`ChainOrderError` for the wrong person, role or decision,
         :class:`DuplicateDecisionError` for a second decision, :class:`ChainClosedError` after
@@ -189,7 +214,7 @@ class ApprovalChain:
         doc_sha256: str,
         at: datetime,
         reason: str,
-    ) -> ChainRecord:
+    ) -> Transition:
         """Void the document (e.g. the registrar withdraws a certificate); ends the chain."""
         if self.state in (ChainState.REJECTED, ChainState.VOIDED):
             raise ChainClosedError(f"the chain is {self.state}; cannot void")
@@ -208,7 +233,7 @@ class ApprovalChain:
         doc_sha256: str,
         at: datetime,
         comment: str,
-    ) -> ChainRecord:
+    ) -> Transition:
         record = ChainRecord(
             position=len(self._records),
             document_id=self.document_id,
@@ -225,7 +250,7 @@ class ApprovalChain:
         )
         record = sign_record(record, signer.key)
         self._append(record)
-        return record
+        return Transition(record=record, state=self.state, next_step=self.next_step)
 
 
 # --------------------------------------------------------------------------- verification
@@ -338,71 +363,88 @@ def verify_chain(
     if document_version is None and records:
         document_version = records[0].document_version
     reports: list[RecordReport] = []
-    prev_hash = GENESIS_HASH
-    prev_at: str | None = None
+    prev: ChainRecord | None = None
     ended = False
     for index, rec in enumerate(records):
-        checks: list[Check] = []
-        checks.append(Check("position", rec.position == index,
-                            f"expected {index}, found {rec.position}"
-                            if rec.position != index else ""))
-        checks.append(Check("link", rec.prev_hash == prev_hash,
-                            "" if rec.prev_hash == prev_hash
-                            else "prev_hash does not match the previous record's hash"))
-        checks.append(Check("document", rec.document_id == document_id
-                            and rec.document_version == document_version,
-                            "" if rec.document_id == document_id
-                            and rec.document_version == document_version
-                            else f"record is for {rec.document_id} v{rec.document_version}, "
-                                 f"expected {document_id} v{document_version}"))
-        checks.append(Check("not_after_end", not ended,
-                            "record follows a rejection or void" if ended else ""))
-        try:
-            at = parse_timestamp(rec.at)
-            time_ok = prev_at is None or rec.at >= prev_at
-            checks.append(Check("time_order", time_ok, "" if time_ok else
-                                f"{rec.at} is before the previous record"))
-        except RecordError as e:
-            at = None
-            checks.append(Check("time_order", False, str(e)))
+        checks = _link_checks(rec, index, prev, document_id, document_version, ended)
+        time_check, at = _time_check(rec, prev)
+        checks.append(time_check)
         if steps is not None:
-            if index < len(steps):
-                st = steps[index]
-                good = (st.role, st.signer_id) == (rec.role, rec.signer_id) and rec.decision in (
-                    st.decision_kind, Decision.REJECT, Decision.VOID)
-                checks.append(Check("expected_step", good, "" if good else
-                                    f"expected {st.role}/{st.signer_id} to {st.decision_kind}"))
-            else:
-                good = rec.decision is Decision.VOID
-                checks.append(Check("expected_step", good,
-                                    "" if good else "more records than steps"))
-        cert = cert_lookup(rec.cert_fingerprint)
-        if cert is None:
-            checks.append(Check("certificate", False, "certificate not found for fingerprint"))
-        else:
-            fp_ok = cert_fingerprint(cert) == rec.cert_fingerprint
-            checks.append(Check("certificate", fp_ok, "" if fp_ok else "fingerprint mismatch"))
-            issued = _issued_by(cert, trust_roots)
-            checks.append(Check("issued_by_root", issued,
-                                "" if issued else "certificate not issued by the institution root"))
-            if at is not None:
-                valid = cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
-                checks.append(Check("cert_valid_at_time", valid,
-                                    "" if valid else "record time outside certificate validity"))
-            uid = _cert_attr(cert, NameOID.USER_ID)
-            role = _cert_attr(cert, NameOID.TITLE)
-            ident_ok = uid in (None, rec.signer_id) and role in (None, rec.role)
-            checks.append(Check("signer_matches_certificate", ident_ok, "" if ident_ok else
-                                f"certificate is for {uid}/{role}"))
-            sig_ok = verify_record_signature(rec, cert.public_key())
-            checks.append(Check("signature", sig_ok, "" if sig_ok else
-                                "signature does not verify over the record"))
+            checks.append(_step_check(rec, index, steps))
+        checks += _certificate_checks(rec, cert_lookup(rec.cert_fingerprint), at, trust_roots)
         reports.append(RecordReport(
             position=rec.position, role=rec.role, signer_id=rec.signer_id,
             signer_name=rec.signer_name, decision=str(rec.decision), at=rec.at,
             record_hash=rec.record_hash, checks=tuple(checks)))
-        prev_hash = rec.record_hash
-        prev_at = rec.at
+        prev = rec
         ended = ended or rec.decision in (Decision.REJECT, Decision.VOID)
     chain_checks = [Check("not_empty", bool(records), "" if records else "no records")]
     return ChainVerificationReport(records=tuple(reports), chain_checks=tuple(chain_checks))
+
+
+def _link_checks(rec: ChainRecord, index: int, prev: ChainRecord | None,
+                 document_id: str | None, document_version: int | None,
+                 ended: bool) -> list[Check]:
+    """The record's place in the chain: position, hash link, document, not after the end."""
+    prev_hash = prev.record_hash if prev is not None else GENESIS_HASH
+    same_doc = rec.document_id == document_id and rec.document_version == document_version
+    return [
+        Check("position", rec.position == index,
+              f"expected {index}, found {rec.position}" if rec.position != index else ""),
+        Check("link", rec.prev_hash == prev_hash,
+              "" if rec.prev_hash == prev_hash
+              else "prev_hash does not match the previous record's hash"),
+        Check("document", same_doc,
+              "" if same_doc else f"record is for {rec.document_id} v{rec.document_version}, "
+                                  f"expected {document_id} v{document_version}"),
+        Check("not_after_end", not ended, "record follows a rejection or void" if ended else ""),
+    ]
+
+
+def _time_check(rec: ChainRecord, prev: ChainRecord | None) -> tuple[Check, datetime | None]:
+    """The record's time is readable and not before the previous record's; and that time."""
+    try:
+        at = parse_timestamp(rec.at)
+    except RecordError as e:
+        return Check("time_order", False, str(e)), None
+    time_ok = prev is None or rec.at >= prev.at
+    return Check("time_order", time_ok, "" if time_ok else
+                 f"{rec.at} is before the previous record"), at
+
+
+def _step_check(rec: ChainRecord, index: int, steps: Sequence[ChainStep]) -> Check:
+    """The record was made by the expected step's role and signer (a void may follow)."""
+    if index >= len(steps):
+        good = rec.decision is Decision.VOID
+        return Check("expected_step", good, "" if good else "more records than steps")
+    st = steps[index]
+    good = (st.role, st.signer_id) == (rec.role, rec.signer_id) and rec.decision in (
+        st.decision_kind, Decision.REJECT, Decision.VOID)
+    return Check("expected_step", good, "" if good else
+                 f"expected {st.role}/{st.signer_id} to {st.decision_kind}")
+
+
+def _certificate_checks(rec: ChainRecord, cert: x509.Certificate | None, at: datetime | None,
+                        trust_roots: Sequence[x509.Certificate]) -> list[Check]:
+    """The record's certificate: found, issued by the root, valid then, the signer's own,
+    and its key made the record's signature."""
+    if cert is None:
+        return [Check("certificate", False, "certificate not found for fingerprint")]
+    fp_ok = cert_fingerprint(cert) == rec.cert_fingerprint
+    checks = [Check("certificate", fp_ok, "" if fp_ok else "fingerprint mismatch")]
+    issued = _issued_by(cert, trust_roots)
+    checks.append(Check("issued_by_root", issued,
+                        "" if issued else "certificate not issued by the institution root"))
+    if at is not None:
+        valid = cert.not_valid_before_utc <= at <= cert.not_valid_after_utc
+        checks.append(Check("cert_valid_at_time", valid,
+                            "" if valid else "record time outside certificate validity"))
+    uid = _cert_attr(cert, NameOID.USER_ID)
+    role = _cert_attr(cert, NameOID.TITLE)
+    ident_ok = uid in (None, rec.signer_id) and role in (None, rec.role)
+    checks.append(Check("signer_matches_certificate", ident_ok, "" if ident_ok else
+                        f"certificate is for {uid}/{role}"))
+    sig_ok = verify_record_signature(rec, cert.public_key())
+    checks.append(Check("signature", sig_ok, "" if sig_ok else
+                        "signature does not verify over the record"))
+    return checks

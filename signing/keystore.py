@@ -30,6 +30,8 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.x509.oid import NameOID
 
 from . import pki
 from .chain import cert_fingerprint
@@ -108,7 +110,8 @@ class KeyStore:
         self._passphrase = passphrase.encode() if isinstance(passphrase, str) else passphrase
         if not self._passphrase:
             raise KeyStoreError("an empty passphrase would leave keys unencrypted")
-        self._cache: dict[Path, Any] = {}
+        self._certs: dict[Path, x509.Certificate] = {}
+        self._keys: dict[Path, PrivateKeyTypes] = {}
 
     # ------------------------------------------------------------------ file helpers
     def _mkdir(self, d: Path) -> Path:
@@ -138,24 +141,24 @@ class KeyStore:
 
     def _cert(self, d: Path) -> x509.Certificate:
         p = d / "cert.pem"
-        if p not in self._cache:
+        if p not in self._certs:
             try:
-                self._cache[p] = x509.load_pem_x509_certificate(p.read_bytes())
+                self._certs[p] = x509.load_pem_x509_certificate(p.read_bytes())
             except (OSError, ValueError) as e:
                 raise KeyStoreError(f"cannot read certificate {p}") from e
-        return self._cache[p]
+        return self._certs[p]
 
     def _key(self, d: Path) -> Any:
         p = d / "key.pem"
-        if p not in self._cache:
+        if p not in self._keys:
             try:
-                self._cache[p] = serialization.load_pem_private_key(
+                self._keys[p] = serialization.load_pem_private_key(
                     p.read_bytes(), password=self._passphrase)
             except OSError as e:
                 raise KeyStoreError(f"cannot read key {p}") from e
             except (ValueError, TypeError) as e:
                 raise KeyStoreError(f"cannot decrypt {p}: wrong passphrase?") from e
-        return self._cache[p]
+        return self._keys[p]
 
     # ------------------------------------------------------------------ institution
     @property
@@ -164,9 +167,12 @@ class KeyStore:
 
     def institution(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / "institution.json").read_text("utf-8"))
+            data = json.loads((self.path / "institution.json").read_text("utf-8"))
         except (OSError, ValueError) as e:
             raise KeyStoreError(f"no institution in {self.path}: run `keys init` first") from e
+        if not isinstance(data, dict):
+            raise KeyStoreError(f"{self.path / 'institution.json'} is not a JSON object")
+        return data
 
     def init_institution(
         self,
@@ -268,9 +274,9 @@ class KeyStore:
         if current.exists():
             cdir = d / current.read_text().strip()
             cert = self._cert(cdir)
-            if (pki.subject_attr(cert, pki.NameOID.COMMON_NAME),
-                pki.subject_attr(cert, pki.NameOID.TITLE),
-                pki.subject_attr(cert, pki.NameOID.ORGANIZATIONAL_UNIT_NAME)) == (
+            if (pki.subject_attr(cert, NameOID.COMMON_NAME),
+                pki.subject_attr(cert, NameOID.TITLE),
+                pki.subject_attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)) == (
                     name, role, college):
                 return SignerIdentity(signer_id, name, role, college, cert, self._key(cdir),
                                       (self.root_cert(),))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -33,36 +32,15 @@ from pyhanko.sign.general import SigningError as PyHankoSigningError
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator import ValidationContext
-from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .attachment import attach_chain
+from .box import SignatureBox
 from .errors import PdfSignError
 from .keystore import SignerIdentity
-from .tsa import to_asn1_cert, to_asn1_key
+from .tsa import cert_store, to_asn1_cert, to_asn1_key
 
 DEFAULT_STAMP_FONT = "templates/fonts/DocSerif-Regular.otf"
 """The OTF subset the main app builds; pyHanko's font engine cannot read TTC collections."""
-
-
-@dataclass(frozen=True)
-class SignatureBox:
-    """Where a signature field goes: page (0-based) and rectangle in PDF points."""
-
-    page_index: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-
-    @classmethod
-    def of(cls, box: Any) -> SignatureBox:
-        """Accept any object with these attributes (e.g. the renderer's own box type)."""
-        if isinstance(box, SignatureBox):
-            return box
-        if isinstance(box, dict):
-            return cls(int(box["page_index"]), *(float(box[k]) for k in ("x1", "y1", "x2", "y2")))
-        return cls(int(box.page_index), float(box.x1), float(box.y1), float(box.x2),
-                   float(box.y2))
 
 
 class _KeySigner(signers.SimpleSigner):
@@ -74,7 +52,7 @@ class _KeySigner(signers.SimpleSigner):
         super().__init__(
             signing_cert=to_asn1_cert(identity_cert),
             signing_key=to_asn1_key(key),
-            cert_registry=SimpleCertificateStore.from_certs([to_asn1_cert(c) for c in chain]),
+            cert_registry=cert_store(chain),
         )
         self._key = key
 
@@ -185,9 +163,9 @@ def _sign(
     field_spec = None
     style = None
     if box is not None:
-        b = SignatureBox.of(box)
-        field_spec = fields.SigFieldSpec(field_name, on_page=b.page_index,
-                                         box=(int(b.x1), int(b.y1), int(b.x2), int(b.y2)))
+        field_spec = fields.SigFieldSpec(field_name, on_page=box.page_index,
+                                         box=(int(box.x1), int(box.y1), int(box.x2),
+                                              int(box.y2)))
         style = stamp_style(font_path, stamp_text_lines, seal_png)
     pdf_signer = signers.PdfSigner(
         meta,
@@ -203,7 +181,7 @@ def _sign(
         out = pdf_signer.sign_pdf(writer, output=io.BytesIO())
     except (PdfError, PyHankoSigningError, LayoutError, OSError, ValueError, KeyError) as e:
         raise PdfSignError(f"cannot sign field {field_name}: {e}") from e
-    data = out.getvalue()
+    data: bytes = out.getvalue()  # pyHanko types sign_pdf's output loosely
     if not data.startswith(pdf_bytes):  # the whole point of incremental updates
         raise PdfSignError("signing rewrote earlier revisions")
     return data

@@ -17,22 +17,15 @@ from datetime import UTC, datetime, timedelta, timezone
 from cryptography import x509
 from pyhanko.sign.timestamps.api import TimeStamper
 
-from .chain import TERMINAL_STATES, ApprovalChain
+from .box import SignatureBox
+from .chain import ApprovalChain, Transition
 from .keystore import SignerIdentity
-from .pdf_sign import SignatureBox, seal_document, sign_step
+from .pdf_sign import seal_document, sign_step
 from .records import ChainRecord, Decision, chain_document_bytes
+from .roles import role_label
 
 BEIJING = timezone(timedelta(hours=8), "UTC+8")
 
-ROLE_LABELS = {
-    "student": "学生",
-    "class_teacher": "班主任",
-    "college_head": "院部负责人",
-    "registrar": "教务处学籍科",
-    "approving_office": "审批部门",
-    "admissions_office": "招生办",
-    "student_affairs": "学生处",
-}
 DECISION_LABELS = {
     Decision.APPROVE: "同意",
     Decision.REJECT: "驳回",
@@ -49,7 +42,7 @@ def stamp_lines(record: ChainRecord) -> list[str]:
     """
     at = datetime.strptime(record.at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     return [
-        f"{record.signer_name}（{ROLE_LABELS.get(record.role, record.role)}）",
+        f"{record.signer_name}（{role_label(record.role)}）",
         f"{DECISION_LABELS.get(record.decision, str(record.decision))}",
         f"{at.astimezone(BEIJING):%Y-%m-%d %H:%M}",
     ]
@@ -57,9 +50,16 @@ def stamp_lines(record: ChainRecord) -> list[str]:
 
 @dataclass(frozen=True)
 class SignedStep:
+    """A decision made and signed: the new PDF revision and what the decision changed."""
+
     pdf: bytes
-    record: ChainRecord
+    transition: Transition
     sealed: bool
+    """The revision is the final seal (B-LTA)."""
+
+    @property
+    def record(self) -> ChainRecord:
+        return self.transition.record
 
 
 def record_and_sign(
@@ -83,16 +83,17 @@ def record_and_sign(
     revision is sealed: time stamp, validation data and document time stamp (needs
     ``timestamper`` and ``trust_roots``).
     """
-    record = chain.decide(
+    transition = chain.decide(
         signer, signer_id=signer.signer_id, role=signer.role, decision=Decision(decision),
         doc_sha256=hashlib.sha256(pdf_bytes).hexdigest(), at=at or datetime.now(UTC),
         comment=comment,
     )
+    record = transition.record
     chain_json = chain_document_bytes(chain.document_id, chain.document_version, chain.records)
     field = f"Sig{record.position:02d}_{record.role}"
     lines = stamp_lines(record)
-    reason = f"{ROLE_LABELS.get(record.role, record.role)}{DECISION_LABELS[record.decision]}"
-    final = seal_when_done and chain.state in TERMINAL_STATES
+    reason = f"{role_label(record.role)}{DECISION_LABELS[record.decision]}"
+    final = seal_when_done and transition.ended
     if final and timestamper is not None:
         pdf = seal_document(pdf_bytes, signer, box, field, lines, seal_png, font_path,
                             timestamper, trust_roots, chain_json=chain_json, reason=reason)
@@ -100,4 +101,4 @@ def record_and_sign(
         final = False
         pdf = sign_step(pdf_bytes, signer, box, field, lines, seal_png, font_path, timestamper,
                         chain_json=chain_json, reason=reason)
-    return SignedStep(pdf=pdf, record=record, sealed=final)
+    return SignedStep(pdf=pdf, transition=transition, sealed=final)

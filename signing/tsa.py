@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import urllib.error
 import urllib.request
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +40,13 @@ def to_asn1_key(key: Any) -> asn1_keys.PrivateKeyInfo:
         serialization.NoEncryption()))
 
 
+def cert_store(certs: Iterable[x509.Certificate]) -> SimpleCertificateStore:
+    """pyHanko's certificate registry holding ``certs``."""
+    store = SimpleCertificateStore()  # type: ignore[no-untyped-call]  # unannotated upstream
+    store.register_multiple(to_asn1_cert(c) for c in certs)
+    return store
+
+
 class LocalTimeStamper(DummyTimeStamper):
     """The service's own TSA, answering in process with the key store's TSA key.
 
@@ -52,7 +60,7 @@ class LocalTimeStamper(DummyTimeStamper):
         super().__init__(
             tsa_cert=to_asn1_cert(tsa_cert),
             tsa_key=to_asn1_key(tsa_key),
-            certs_to_embed=SimpleCertificateStore.from_certs(to_asn1_cert(c) for c in chain),
+            certs_to_embed=cert_store(chain),
         )
 
     def request_tsa_response(self, req: tsp.TimeStampReq) -> tsp.TimeStampResp:
@@ -72,9 +80,10 @@ class LocalTimeStamper(DummyTimeStamper):
                                         "fail_info": tsp.PKIFailureInfo({"bad_data_format"})})
             # asn1crypto marks timeStampToken as required, RFC 3161 §2.4.2 does not: build
             # the one-field SEQUENCE by hand
-            body = status.dump()
+            body: bytes = status.dump()  # asn1crypto is untyped: name what it returns
             return b"\x30" + _der_length(len(body)) + body
-        return self.request_tsa_response(req).dump()
+        answer: bytes = self.request_tsa_response(req).dump()
+        return answer
 
 
 def _der_length(n: int) -> bytes:
@@ -93,7 +102,7 @@ class HTTPTimeStamper(TimeStamper):
     """An external TSA reached over HTTP(S) (RFC 3161 §3.4), using only the standard library."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # unannotated in pyHanko
         self.url = url
         self.timeout = timeout
 
@@ -103,7 +112,8 @@ class HTTPTimeStamper(TimeStamper):
             headers={"Content-Type": TSA_QUERY_TYPE, "Accept": TSA_REPLY_TYPE})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310
-                return resp.read()
+                answer: bytes = resp.read()
+                return answer
         except (urllib.error.URLError, OSError) as e:
             raise TimestampError(f"TSA at {self.url} unreachable: {e}") from e
 

@@ -222,6 +222,10 @@ def verify_pdf(
             _fail("readable", f"document structure damaged: {type(e).__name__}: {e}"),))
 
 
+_Signed = tuple[EmbeddedPdfSignature, SignatureReport, x509.Certificate | None]
+"""A regular (non time stamp) PDF signature, its report and its certificate."""
+
+
 def _verify_pdf(
     pdf_bytes: bytes,
     trust_roots: Sequence[x509.Certificate],
@@ -232,53 +236,18 @@ def _verify_pdf(
     extra_certs: Sequence[x509.Certificate],
     validation_context: ValidationContext | None,
 ) -> VerificationReport:
-    doc_checks: list[Check] = []
     try:
         reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
         sigs = sorted(reader.embedded_signatures, key=lambda s: s.signed_revision)
     except (PdfError, ValueError, KeyError, TypeError) as e:
         return VerificationReport(None, None, (), (), (_fail("readable", f"not a PDF: {e}"),))
-    vc = validation_context or trust_context(trust_roots)
+    sig_reports, regular = _signature_reports(
+        sigs, validation_context or trust_context(trust_roots))
+    doc_checks = _seal_checks(reader, sigs, sig_reports, require_seal)
 
-    sig_reports: list[SignatureReport] = []
-    regular: list[tuple[EmbeddedPdfSignature, SignatureReport, x509.Certificate | None]] = []
-    for i, sig in enumerate(sigs):
-        name, fp, cert = _cert_of(sig)
-        kind = "document_timestamp" if sig.sig_object_type == "/DocTimeStamp" else "signature"
-        allowed = ALLOWED_AFTER_LAST if i == len(sigs) - 1 else ALLOWED_MODIFICATIONS
-        rep = SignatureReport(str(sig.field_name), kind, name, fp, sig.signed_revision,
-                              tuple(_check_signature(sig, vc, allowed)))
-        sig_reports.append(rep)
-        if kind == "signature":
-            regular.append((sig, rep, cert))
-
-    if not sigs:
-        doc_checks.append(_fail("signed", "the document carries no signature"))
-    else:
-        # the last signature's difference analysis (limited to LTA_UPDATES) judges what was
-        # appended after it; this check names the failure for the reader
-        last_ok = all(c.ok for c in sig_reports[-1].checks if c.name == "modifications")
-        doc_checks.append(Check("nothing_after_last_signature", last_ok, "" if last_ok else
-                                "content was appended after the last signature/seal"))
-    if require_seal:
-        sealed = bool(sigs) and sigs[-1].sig_object_type == "/DocTimeStamp" and \
-            "/DSS" in reader.root
-        doc_checks.append(Check("sealed_b_lta", sealed, "" if sealed else
-                                "no document time stamp with validation data (PAdES B-LTA)"))
-
-    # ------------------------------------------------------------------ the embedded chain
-    records: list[ChainRecord] = []
-    doc_id: str | None = None
-    doc_version: int | None = None
     raw = read_chain(reader.root)
-    if raw is None:
-        doc_checks.append(_fail("chain_embedded", "no chain.json in the document"))
-    else:
-        try:
-            doc_id, doc_version, records = parse_chain_document(raw)
-            doc_checks.append(Check("chain_embedded", True))
-        except RecordError as e:
-            doc_checks.append(_fail("chain_embedded", str(e)))
+    doc_id, doc_version, records, embedded = _embedded_chain(raw)
+    doc_checks.append(embedded)
     if expected_document_id is not None:
         same = doc_id == expected_document_id
         doc_checks.append(Check("document_id", same, "" if same else
@@ -289,8 +258,7 @@ def _verify_pdf(
         doc_checks.append(Check("chain_matches_database", same, "" if same else
                                 "embedded chain differs from the stored chain"))
     if regular:
-        last_rev = regular[-1][0].signed_revision
-        covered = read_chain(reader.get_historical_root(last_rev))
+        covered = read_chain(reader.get_historical_root(regular[-1][0].signed_revision))
         same = covered == raw
         doc_checks.append(Check("chain_covered_by_signature", same, "" if same else
                                 "chain.json was replaced after the last signature"))
@@ -302,44 +270,105 @@ def _verify_pdf(
     certs.update({cert_fingerprint(c): c for _, _, c in regular if c is not None})
     chain_report = verify_chain(records, certs.get, document_id=doc_id,
                                 document_version=doc_version, trust_roots=trust_roots)
-
-    signers: list[SignerReport] = []
-    for k in range(max(len(records), len(regular))):
-        rec = records[k] if k < len(records) else None
-        rrep = chain_report.records[k] if k < len(chain_report.records) else None
-        sig, srep, _ = regular[k] if k < len(regular) else (None, None, None)
-        cross: list[Check] = []
-        if rec is not None and sig is not None and srep is not None:
-            same_cert = srep.cert_fingerprint == rec.cert_fingerprint
-            cross.append(Check("record_matches_pdf_signer", same_cert, "" if same_cert else
-                               f"record #{k} was not made by the key of PDF signature "
-                               f"{srep.field_name}"))
-            before = _revision_end(pdf_bytes, reader, sig.signed_revision - 1)
-            shown = before is not None and \
-                hashlib.sha256(pdf_bytes[:before]).hexdigest() == rec.doc_sha256
-            cross.append(Check("doc_sha256_matches_revision", shown, "" if shown else
-                               "doc_sha256 is not the hash of the revision the signer saw"))
-            try:
-                at_rev = read_chain(reader.get_historical_root(sig.signed_revision))
-                _, _, so_far = parse_chain_document(at_rev or b"")
-                prefix = [r.canonical_bytes() for r in so_far] == [
-                    r.canonical_bytes() for r in records[: k + 1]]
-                detail = "" if prefix else "the chain this signature covers is not the chain " \
-                                          "up to this record"
-            except RecordError as e:
-                prefix, detail = False, f"no readable chain in revision: {e}"
-            cross.append(Check("signature_covers_chain_so_far", prefix, detail))
-        elif rec is None:
-            cross.append(_fail("record_present", "PDF signature without a chain record"))
-        else:
-            cross.append(_fail("pdf_signature_present", "chain record without a PDF signature"))
-        signers.append(SignerReport(
-            position=k,
-            role=rec.role if rec else "?",
-            signer_name=rec.signer_name if rec else (srep.signer if srep else "?"),
-            decision=str(rec.decision) if rec else "?",
-            at=rec.at if rec else "",
-            record=rrep, signature=srep, checks=tuple(cross)))
-
+    signers = [_signer_report(k, records, regular, chain_report, pdf_bytes, reader)
+               for k in range(max(len(records), len(regular)))]
     return VerificationReport(doc_id, doc_version, tuple(signers), tuple(sig_reports),
                               tuple(doc_checks), chain_report)
+
+
+def _signature_reports(sigs: Sequence[EmbeddedPdfSignature], vc: ValidationContext
+                       ) -> tuple[list[SignatureReport], list[_Signed]]:
+    """Every PDF signature and document time stamp checked; and the regular signatures."""
+    reports: list[SignatureReport] = []
+    regular: list[_Signed] = []
+    for i, sig in enumerate(sigs):
+        name, fp, cert = _cert_of(sig)
+        kind = "document_timestamp" if sig.sig_object_type == "/DocTimeStamp" else "signature"
+        allowed = ALLOWED_AFTER_LAST if i == len(sigs) - 1 else ALLOWED_MODIFICATIONS
+        rep = SignatureReport(str(sig.field_name), kind, name, fp, sig.signed_revision,
+                              tuple(_check_signature(sig, vc, allowed)))
+        reports.append(rep)
+        if kind == "signature":
+            regular.append((sig, rep, cert))
+    return reports, regular
+
+
+def _seal_checks(reader: PdfFileReader, sigs: Sequence[EmbeddedPdfSignature],
+                 reports: Sequence[SignatureReport], require_seal: bool) -> list[Check]:
+    """Signed at all, nothing appended after the last signature, sealed (B-LTA)."""
+    checks: list[Check] = []
+    if not sigs:
+        checks.append(_fail("signed", "the document carries no signature"))
+    else:
+        # the last signature's difference analysis (limited to LTA_UPDATES) judges what was
+        # appended after it; this check names the failure for the reader
+        last_ok = all(c.ok for c in reports[-1].checks if c.name == "modifications")
+        checks.append(Check("nothing_after_last_signature", last_ok, "" if last_ok else
+                            "content was appended after the last signature/seal"))
+    if require_seal:
+        sealed = bool(sigs) and sigs[-1].sig_object_type == "/DocTimeStamp" and \
+            "/DSS" in reader.root
+        checks.append(Check("sealed_b_lta", sealed, "" if sealed else
+                            "no document time stamp with validation data (PAdES B-LTA)"))
+    return checks
+
+
+def _embedded_chain(raw: bytes | None
+                    ) -> tuple[str | None, int | None, list[ChainRecord], Check]:
+    """The document id, version and records of the embedded ``chain.json``, and whether it
+    was there and readable."""
+    if raw is None:
+        return None, None, [], _fail("chain_embedded", "no chain.json in the document")
+    try:
+        doc_id, doc_version, records = parse_chain_document(raw)
+    except RecordError as e:
+        return None, None, [], _fail("chain_embedded", str(e))
+    return doc_id, doc_version, records, Check("chain_embedded", True)
+
+
+def _signer_report(k: int, records: Sequence[ChainRecord], regular: Sequence[_Signed],
+                   chain_report: ChainVerificationReport, pdf_bytes: bytes,
+                   reader: PdfFileReader) -> SignerReport:
+    """Chain record ``k`` and PDF signature ``k``, each with its own report, checked together."""
+    rec = records[k] if k < len(records) else None
+    rrep = chain_report.records[k] if k < len(chain_report.records) else None
+    sig, srep, _ = regular[k] if k < len(regular) else (None, None, None)
+    if rec is not None and sig is not None and srep is not None:
+        cross = _cross_checks(k, rec, records, sig, srep, pdf_bytes, reader)
+    elif rec is None:
+        cross = [_fail("record_present", "PDF signature without a chain record")]
+    else:
+        cross = [_fail("pdf_signature_present", "chain record without a PDF signature")]
+    return SignerReport(
+        position=k,
+        role=rec.role if rec else "?",
+        signer_name=rec.signer_name if rec else (srep.signer if srep else "?"),
+        decision=str(rec.decision) if rec else "?",
+        at=rec.at if rec else "",
+        record=rrep, signature=srep, checks=tuple(cross))
+
+
+def _cross_checks(k: int, rec: ChainRecord, records: Sequence[ChainRecord],
+                  sig: EmbeddedPdfSignature, srep: SignatureReport, pdf_bytes: bytes,
+                  reader: PdfFileReader) -> list[Check]:
+    """Record ``k`` was made by the key of PDF signature ``k``, over the revision its signer
+    saw, and that signature covers the chain up to record ``k``."""
+    same_cert = srep.cert_fingerprint == rec.cert_fingerprint
+    checks = [Check("record_matches_pdf_signer", same_cert, "" if same_cert else
+                    f"record #{k} was not made by the key of PDF signature {srep.field_name}")]
+    before = _revision_end(pdf_bytes, reader, sig.signed_revision - 1)
+    shown = before is not None and \
+        hashlib.sha256(pdf_bytes[:before]).hexdigest() == rec.doc_sha256
+    checks.append(Check("doc_sha256_matches_revision", shown, "" if shown else
+                        "doc_sha256 is not the hash of the revision the signer saw"))
+    try:
+        at_rev = read_chain(reader.get_historical_root(sig.signed_revision))
+        _, _, so_far = parse_chain_document(at_rev or b"")
+        prefix = [r.canonical_bytes() for r in so_far] == [
+            r.canonical_bytes() for r in records[: k + 1]]
+        detail = "" if prefix else "the chain this signature covers is not the chain " \
+                                  "up to this record"
+    except RecordError as e:
+        prefix, detail = False, f"no readable chain in revision: {e}"
+    checks.append(Check("signature_covers_chain_so_far", prefix, detail))
+    return checks

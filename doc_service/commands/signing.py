@@ -14,12 +14,13 @@ from pathlib import Path
 
 import click
 
+from signing.box import SignatureBox
 from signing.chain import ApprovalChain, ChainStep
 from signing.errors import SigningError
 from signing.keystore import KeyStore, resolve_passphrase
-from signing.pdf_sign import SignatureBox
 from signing.records import Decision
-from signing.steps import ROLE_LABELS, record_and_sign
+from signing.roles import ROLE_LABELS
+from signing.steps import record_and_sign
 from signing.tsa import configured_timestamper
 from signing.verify import verify_pdf
 

@@ -34,6 +34,7 @@ from doc_service.rendering.qr import qr_png_data_uri
 from doc_service.rendering.sandbox import html_environment
 from doc_service.rendering.slots import SlottedPage, split_page
 from doc_service.rendering.weasy_internals import marked_boxes
+from signing.box import SignatureBox
 
 log = logging.getLogger(__name__)
 
@@ -42,24 +43,9 @@ PX_TO_PT = 0.75
 
 
 @dataclass(frozen=True)
-class SignatureArea:
-    """Where a role signs: page index and rectangle in PDF points (origin bottom-left)."""
-
-    page_index: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-
-    def to_dict(self) -> dict[str, float | int]:
-        return {"page_index": self.page_index, "x1": self.x1, "y1": self.y1,
-                "x2": self.x2, "y2": self.y2}
-
-
-@dataclass(frozen=True)
 class RenderedPdf:
     pdf: bytes
-    signature_areas: dict[str, SignatureArea]
+    signature_areas: dict[str, SignatureBox]
     page_count: int
     refused_urls: tuple[str, ...] = field(default=())
 
@@ -198,14 +184,14 @@ class PdfRenderer:
         return self._lock
 
 
-def signature_areas(document: Any) -> dict[str, SignatureArea]:
+def signature_areas(document: Any) -> dict[str, SignatureBox]:
     """The boxes marked ``data-sig-role``, in PDF points, by role (the first of each)."""
-    areas: dict[str, SignatureArea] = {}
+    areas: dict[str, SignatureBox] = {}
     for box in marked_boxes(document, "data-sig-role"):
         if box.value in areas:
             continue
         height_pt = document.pages[box.page_index].height * PX_TO_PT
-        areas[box.value] = SignatureArea(
+        areas[box.value] = SignatureBox(
             page_index=box.page_index,
             x1=round(box.x * PX_TO_PT, 2),
             y1=round(height_pt - (box.y + box.height) * PX_TO_PT, 2),

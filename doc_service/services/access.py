@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ColumnExpressionArgument, select
 from sqlalchemy.orm import Session
 
-from doc_service.errors import PermissionDeniedError
+from doc_service.errors import NotFoundError, PermissionDeniedError
 from doc_service.storage.models import Document, Role, SchoolClass, Step, Student, User
+from signing.roles import STUDENT
 
 SCHOOL_WIDE = {Role.REGISTRAR, Role.ARCHIVIST, Role.ADMIN, Role.APPROVING_OFFICE}
 CAN_ISSUE = {Role.ISSUER, Role.REGISTRAR}
@@ -74,8 +75,6 @@ def can_view(session: Session, actor: Actor, doc: Document) -> bool:
 def require_view(session: Session, actor: Actor, doc: Document) -> None:
     if not can_view(session, actor, doc):
         # Same answer as "no such document": do not confirm that it exists.
-        from doc_service.errors import NotFoundError
-
         raise NotFoundError("没有找到该文书，或您无权查看")
 
 
@@ -93,15 +92,23 @@ def require_issue(session: Session, user: User, student: Student | None, college
         raise PermissionDeniedError("只能为本学院的学生出具文书")
 
 
+def signing_pool(user: User) -> str | None:
+    """The office whose unassigned steps ``user`` may take, or None."""
+    return user.role if user.role in POOLED_ROLES else None
+
+
 def can_sign_step(session: Session, actor: Actor, doc: Document, step: Step) -> bool:
+    """Whether ``actor`` signs ``step`` of ``doc`` (whether it is the step's turn is the
+    caller's question: ``Document.current_step``)."""
     if isinstance(actor, StudentActor):
-        return step.role == "student" and actor.document_id == doc.id
+        return step.role == STUDENT and actor.document_id == doc.id
     user = actor.user
-    if not user.active or step.role == "student":
-        return False
-    if step.assignee_id is not None:
-        return step.assignee_id == user.id
-    return step.role in POOLED_ROLES and user.role == step.role
+    return user.active and bool(step.signable_by(user.id, signing_pool(user)))
+
+
+def signable_steps(user: User) -> ColumnExpressionArgument[bool]:
+    """:func:`can_sign_step`'s rule for a staff member as a condition on ``Step`` rows."""
+    return Step.signable_by(user.id, signing_pool(user))
 
 
 def require_staff(actor: Actor, *roles: str) -> User:

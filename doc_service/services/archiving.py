@@ -23,7 +23,14 @@ from doc_service.forms.spec import load_form
 from doc_service.services.access import Actor, require_staff
 from doc_service.services.audit import audit
 from doc_service.services.runtime import Runtime
-from doc_service.storage.models import ChainRecordRow, DocStatus, Document, Role, utcnow
+from doc_service.storage.models import (
+    ChainRecordRow,
+    DocStatus,
+    Document,
+    Role,
+    chain_records,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +50,7 @@ def archive_store(rt: Runtime) -> Any:
 def _chain_json(session: Any, doc: Document) -> bytes:
     from signing.records import ChainRecord, chain_document_bytes
 
-    rows = session.scalars(select(ChainRecordRow).where(ChainRecordRow.document_id == doc.id)
-                           .order_by(ChainRecordRow.position))
-    records = [ChainRecord.from_dict(r.record) for r in rows]
+    records = [ChainRecord.from_dict(r.record) for r in chain_records(session, doc.id)]
     return chain_document_bytes(doc.id, doc.version, records)
 
 
@@ -139,9 +144,7 @@ def void_document(rt: Runtime, actor: Actor, doc_id: str, reason: str, *,
             other = session.scalar(select(Document).where(Document.id == replaced_by))
             if other is None:
                 raise NotFoundError("替代文书不存在")
-        rows = list(session.scalars(select(ChainRecordRow).where(
-            ChainRecordRow.document_id == doc.id).order_by(ChainRecordRow.position)))
-        chain = build_chain(doc, rows)
+        chain = build_chain(doc, chain_records(session, doc.id))
         pdf = rt.store.get(doc.current_sha256)
     archived = record_for(rt, doc_id) or archive_sealed(rt, doc)
     ks = rt.keystore
@@ -150,7 +153,7 @@ def void_document(rt: Runtime, actor: Actor, doc_id: str, reason: str, *,
         record: ChainRecord = chain.void(identity, signer_id=f"user-{user.id}",
                                          signer_name=user.name, role=Role.REGISTRAR,
                                          doc_sha256=hashlib.sha256(pdf).hexdigest(),
-                                         at=dt.datetime.now(dt.UTC), reason=reason)
+                                         at=dt.datetime.now(dt.UTC), reason=reason).record
     except Exception as e:  # signing's ChainError family
         raise SignatureError(f"作废记录签名失败：{e}") from e
     chain_json = chain_document_bytes(doc.id, doc.version, chain.records)

@@ -13,12 +13,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pypdf import PdfReader, PdfWriter
+from pypdf.errors import PyPdfError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from doc_service.errors import NotFoundError, RenderError
-from doc_service.services.access import SCHOOL_WIDE, Actor, require_staff, teacher_class_ids
+from doc_service.services.access import (
+    SCHOOL_WIDE,
+    Actor,
+    can_sign_step,
+    require_staff,
+    teacher_class_ids,
+)
 from doc_service.services.audit import audit
+from doc_service.services.decisions import BatchOutcome, approve_many
 from doc_service.services.runtime import Runtime
 from doc_service.storage.batch_models import CorrectionRequest, CorrectionStatus
 from doc_service.storage.models import (
@@ -31,6 +40,7 @@ from doc_service.storage.models import (
     Student,
     User,
 )
+from signing.roles import STUDENT
 
 LIVE = (DocStatus.IN_PROGRESS, DocStatus.REJECTED, DocStatus.SEALED)
 """States of a student's current document (superseded and voided versions are history)."""
@@ -106,7 +116,7 @@ def class_overview(rt: Runtime, actor: Actor, form_id: str) -> list[ClassOvervie
         out = []
         for klass in classes:
             mine = [d for d in docs.values() if d.class_id == klass.id]
-            student_done = [d for d in mine if d.steps and d.steps[0].role == "student"
+            student_done = [d for d in mine if d.steps and d.steps[0].role == STUDENT
                             and d.steps[0].state == StepState.DONE]
             out.append(ClassOverview(
                 class_id=klass.id, class_no=klass.class_no, college=klass.college.name,
@@ -115,7 +125,7 @@ def class_overview(rt: Runtime, actor: Actor, form_id: str) -> list[ClassOvervie
                 not_opened=sum(1 for d in mine if d.id not in opened
                                and d not in student_done),
                 sealed=sum(1 for d in mine if d.status == DocStatus.SEALED),
-                waiting_for_me=[d.id for d in mine if _current_is(d, user)]))
+                waiting_for_me=[d.id for d in mine if _waits_for(session, d, actor)]))
         return out
 
 
@@ -129,24 +139,17 @@ def _opened(session: Session, doc_ids: list[str]) -> set[str]:
     return opened
 
 
-def _current_is(doc: Document, user: User) -> bool:
-    if doc.status != DocStatus.IN_PROGRESS:
-        return False
-    step = next((s for s in doc.steps if s.state == StepState.CURRENT), None)
-    if step is None or step.role == "student":
-        return False
-    if step.assignee_id is not None:
-        return step.assignee_id == user.id
-    return step.role == user.role
+def _waits_for(session: Session, doc: Document, actor: Actor) -> bool:
+    step = doc.current_step
+    return step is not None and can_sign_step(session, actor, doc, step)
 
 
-def approve_class(rt: Runtime, actor: Actor, class_id: int, form_id: str) -> list[Any]:
+def approve_class(rt: Runtime, actor: Actor, class_id: int, form_id: str
+                  ) -> list[BatchOutcome]:
     """全班同意: approve every document of the class whose current step is the caller's.
 
     Each document still gets its own chain record and signature (``decisions.approve_many``).
     """
-    from doc_service.services.decisions import approve_many
-
     require_staff(actor)
     overview = next((o for o in class_overview(rt, actor, form_id) if o.class_id == class_id),
                     None)
@@ -155,30 +158,8 @@ def approve_class(rt: Runtime, actor: Actor, class_id: int, form_id: str) -> lis
     return approve_many(rt, actor, overview.waiting_for_me)
 
 
-@dataclass(frozen=True)
-class BundleEntry:
-    student_no: str
-    name: str
-    document_id: str | None
-
-
-def bundle_entries(rt: Runtime, actor: Actor, class_id: int, form_id: str) -> list[BundleEntry]:
-    """What the bundle holds, in class order; students without a document have no pages."""
-    user = require_staff(actor)
-    with rt.sessions() as session:
-        _class_for(session, user, class_id)
-        students = list(session.scalars(select(Student).where(Student.class_id == class_id)
-                                        .order_by(Student.student_no)))
-        docs = current_documents(session, form_id, [class_id])
-        return [BundleEntry(s.student_no, s.name,
-                            docs[s.id].id if s.id in docs else None) for s in students]
-
-
 def class_bundle(rt: Runtime, actor: Actor, class_id: int, form_id: str) -> bytes:
     """One PDF: every student's current document of ``form_id``, in 学号 order."""
-    from pypdf import PdfReader, PdfWriter
-    from pypdf.errors import PyPdfError
-
     user = require_staff(actor)
     with rt.sessions.begin() as session:
         klass = _class_for(session, user, class_id)

@@ -1,9 +1,12 @@
 """Recording a signer's decision: the chain record, the PDF signature, the next step.
 
-The expensive part (signing the PDF) runs outside the database transaction;
-the write then checks the document's ``lock_version`` so that of two people
-approving the same step at once exactly one wins and the other gets a clear
-conflict, with nothing half-written.
+:func:`record_decision` runs in four steps. It checks the input; plans from one read of the
+document (the caller may sign its current step, the chain replayed from its records);
+signs the PDF outside any transaction, since that is the expensive part; and commits. The
+write checks the document's ``lock_version`` so that of two people approving the same step
+at once exactly one wins and the other gets a clear conflict, with nothing half-written.
+What the decision changed is the domain's answer (``ApprovalChain.decide`` returns a
+:class:`~signing.chain.Transition`); the step and document rows are only its projection.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,18 +32,34 @@ from doc_service.errors import (
     ValidationError,
     WorkflowError,
 )
-from doc_service.services.access import Actor, Staff, can_sign_step, require_view
+from doc_service.rendering.fonts import font_codepoints
+from doc_service.services.access import (
+    Actor,
+    Staff,
+    can_sign_step,
+    require_staff,
+    require_view,
+)
 from doc_service.services.audit import audit
-from doc_service.services.documents import _find_document, activate_step
+from doc_service.services.documents import _find_document, activate_step, load_document
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import (
     ChainRecordRow,
     DocStatus,
     Document,
+    Role,
     Step,
     StepState,
+    chain_records,
     utcnow,
 )
+from signing.box import SignatureBox
+from signing.chain import ApprovalChain, ChainState, ChainStep, Transition
+from signing.errors import SigningError
+from signing.fonts import NOTO_SC_INDEX, NOTO_SERIF_CJK, subset_font
+from signing.records import ChainRecord, Decision
+from signing.roles import ROLE_LABELS
+from signing.steps import DECISION_LABELS, SignedStep, record_and_sign
 
 MAX_COMMENT = 500
 MAX_BATCH = 500
@@ -48,6 +67,16 @@ MAX_BATCH = 500
 CHSI_DEADLINE_FORMS = {"status_change_notice": 15}
 """Seed 004 工作要求5: mark the change on 学信网 within 15 working days of the decision."""
 
+DOC_STATUS = {ChainState.IN_PROGRESS: DocStatus.IN_PROGRESS,
+              ChainState.REJECTED: DocStatus.REJECTED,
+              ChainState.COMPLETED: DocStatus.SEALED,
+              ChainState.VOIDED: DocStatus.VOIDED}
+"""The document's status for its chain's state after a decision."""
+
+LOST_RACE = "该环节刚刚已由他人处理，请刷新后查看"
+
+
+# ---- the chain of a stored document ------------------------------------------------------
 
 def _signer_ref(step: Step, records: dict[int, dict[str, Any]]) -> tuple[str, str]:
     if step.position in records:
@@ -59,29 +88,38 @@ def _signer_ref(step: Step, records: dict[int, dict[str, Any]]) -> tuple[str, st
 
 
 def build_chain(doc: Document, rows: list[ChainRecordRow], current: Step | None = None,
-                actor: Actor | None = None) -> Any:
-    """The signing package's ApprovalChain for this document, replaying stored records."""
-    from signing.chain import ApprovalChain, ChainStep
-    from signing.records import ChainRecord, Decision
+                actor: Actor | None = None) -> ApprovalChain:
+    """The signing package's ApprovalChain for this document, replaying stored records.
 
+    With ``current`` and ``actor``, that step is bound to the actor (an office's pooled
+    step is signed by whichever member takes it)."""
     records = {row.position: row.record for row in rows}
     steps = []
     for step in doc.steps:
         sid, sname = _signer_ref(step, records)
         if current is not None and step.position == current.position and actor is not None:
-            sid, sname = actor.ref, actor.name if isinstance(actor, Staff) else actor.name
+            sid, sname = actor.ref, actor.name
         steps.append(ChainStep(step.role, sid, sname, Decision(step.decision_kind)))
-    chain_records = [ChainRecord.from_dict(records[p]) for p in sorted(records)]
-    return ApprovalChain(doc.id, doc.version, steps, chain_records)
+    replayed = [ChainRecord.from_dict(records[p]) for p in sorted(records)]
+    return ApprovalChain(doc.id, doc.version, steps, replayed)
 
+
+def signable_step(rt: Runtime, actor: Actor, doc: Document) -> Step | None:
+    """The step of ``doc`` that ``actor`` may sign now, or None (for the pages' sign form)."""
+    step = doc.current_step
+    if step is None:
+        return None
+    with rt.sessions() as session:
+        return step if can_sign_step(session, actor, doc, step) else None
+
+
+# ---- the signer's stamp face -------------------------------------------------------------
 
 STAMP_FONT_CUT = "2"
 """Bump to cut every signer's stamp face again (e.g. after the stamp wording changes)."""
 
 
 def _stamp_words() -> str:
-    from signing.steps import DECISION_LABELS, ROLE_LABELS
-
     return "".join(sorted(set("".join(DECISION_LABELS.values()) + "".join(ROLE_LABELS.values())
                               + "签名角色时间：")))
 
@@ -94,9 +132,6 @@ def _stamp_font(rt: Runtime, name: str) -> str:
     of a hundred glyphs it is a few milliseconds. A name with a character the app's face
     lacks (a rare one) is cut from the system's full Noto CJK instead.
     """
-    from doc_service.rendering.fonts import font_codepoints
-    from signing.fonts import NOTO_SC_INDEX, NOTO_SERIF_CJK, subset_font
-
     text = name + _stamp_words()
     digest = hashlib.sha256(f"{STAMP_FONT_CUT}:{text}".encode()).hexdigest()[:16]
     path = rt.instance / "fonts" / f"stamp-{digest}.otf"
@@ -117,6 +152,8 @@ def _stamp_font(rt: Runtime, name: str) -> str:
     return str(path)
 
 
+# ---- record_decision ---------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class DecisionResult:
     document: Document
@@ -125,19 +162,46 @@ class DecisionResult:
     sealed: bool
 
 
-def _college_name(doc: Document) -> str:
-    return doc.college.name
+@dataclass(frozen=True)
+class DecisionPlan:
+    """A decision checked against one read of the document: all that signing needs."""
+
+    doc_id: str
+    seen_version: int
+    """``Document.lock_version`` when read; the commit wins only if it is unchanged."""
+    chain: ApprovalChain
+    """The chain replayed from the stored records, its current step bound to the signer
+    (signing appends the new record to it)."""
+    decision: Decision
+    signer_ref: str
+    signer_name: str
+    role: str
+    college: str
+    box: SignatureBox | None
+    """Where the visible stamp goes; None for an invisible signature."""
+    seal: str | None
+    pdf_sha256: str
+    """The PDF revision the signer saw (and signs)."""
 
 
 def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comment: str = "",
                     *, ip: str | None = None, now: dt.datetime | None = None) -> DecisionResult:
     """Approve (or acknowledge/seal, per the step) or reject the current step of a document."""
-    from signing.errors import SigningError
-    from signing.pdf_sign import SignatureBox
-    from signing.records import Decision
-    from signing.steps import record_and_sign
+    comment = _checked_comment(decision, comment)
+    plan = plan_decision(rt, actor, doc_id, decision)
+    signed = _sign(rt, plan, comment, now)
+    _commit(rt, actor, plan, signed, ip=ip)
+    doc = load_document(rt, doc_id)
+    if doc.status == DocStatus.SEALED:
+        _after_seal(rt, doc)
+    return DecisionResult(document=doc, position=signed.record.position,
+                          decision=str(signed.record.decision), sealed=signed.sealed)
 
-    # Bad input is a validation error (422), not a workflow conflict: nothing was tried yet.
+
+def _checked_comment(decision: str, comment: str) -> str:
+    """The comment, stripped, once the decision and comment are acceptable input.
+
+    Bad input is a validation error (422), not a workflow conflict: nothing was tried yet."""
     if decision not in ("approve", "reject"):
         raise ValidationError([FieldError("decision", "decision 只能是 approve 或 reject",
                                           "choice")])
@@ -150,109 +214,111 @@ def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comme
     if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in comment):
         # A NUL would be refused by PostgreSQL mid-write; other controls garble the stamp.
         raise ValidationError([FieldError("comment", "意见含有不可见的控制字符", "control_char")])
+    return comment
+
+
+def plan_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str) -> DecisionPlan:
+    """Read the document once and check that ``actor`` may decide its current step now.
+
+    Reads only; ``decision`` is "approve" (the step's own kind) or "reject"."""
     with rt.sessions() as session:
         doc = _find_document(session, doc_id)
         require_view(session, actor, doc)
         if doc.status != DocStatus.IN_PROGRESS:
             raise WorkflowError("该文书已不在签批中（已办结、已退回或已被取代）")
-        step = next((s for s in doc.steps if s.state == StepState.CURRENT), None)
+        step = doc.current_step
         if step is None:
             raise WorkflowError("该文书没有待签批的步骤")
         if not can_sign_step(session, actor, doc, step):
             raise PermissionDeniedError("当前不是您签批的环节")
-        rows = list(session.scalars(select(ChainRecordRow).where(
-            ChainRecordRow.document_id == doc.id).order_by(ChainRecordRow.position)))
-        seen_version = doc.lock_version
-        kind = Decision(step.decision_kind) if decision == "approve" else Decision.REJECT
-        chain = build_chain(doc, rows, step, actor)
-        name = actor.name
-        role = step.role
-        college = _college_name(doc)
-        box_data = doc.signature_areas.get(role) if step.visible else None
-        seal = step.seal
-        pdf = rt.store.get(doc.current_sha256)
+        box = doc.signature_areas.get(step.role) if step.visible else None
+        return DecisionPlan(
+            doc_id=doc.id, seen_version=doc.lock_version,
+            chain=build_chain(doc, chain_records(session, doc.id), step, actor),
+            decision=Decision(step.decision_kind) if decision == "approve" else Decision.REJECT,
+            signer_ref=actor.ref, signer_name=actor.name, role=step.role,
+            college=doc.college.name, box=SignatureBox.from_dict(box) if box else None,
+            seal=step.seal, pdf_sha256=doc.current_sha256)
+
+
+def _sign(rt: Runtime, plan: DecisionPlan, comment: str, now: dt.datetime | None
+          ) -> SignedStep:
+    """Make the signed record and the PDF revision; touches no table."""
+    pdf = rt.store.get(plan.pdf_sha256)
     try:
-        ks = rt.keystore
-        identity = ks.signer_identity(actor.ref, name, role, college)
-        seal_png = None
-        if seal == "college" and kind is not Decision.REJECT:
-            ks.add_college(college)  # a college created after set-up gets its seal now
-            seal_png = ks.seal_identity(college).png
-        elif seal == "school" and kind is not Decision.REJECT:
-            seal_png = ks.seal_identity().png
-        box = SignatureBox.of(_Box(**box_data)) if box_data else None
-        signed = record_and_sign(pdf, chain, identity, kind, box=box,
-                                 font_path=_stamp_font(rt, name), seal_png=seal_png,
-                                 comment=comment, at=now, timestamper=rt.timestamper,
-                                 trust_roots=rt.trust_roots)
+        identity = rt.keystore.signer_identity(plan.signer_ref, plan.signer_name, plan.role,
+                                               plan.college)
+        return record_and_sign(pdf, plan.chain, identity, plan.decision, box=plan.box,
+                               font_path=_stamp_font(rt, plan.signer_name),
+                               seal_png=_seal_png(rt, plan), comment=comment, at=now,
+                               timestamper=rt.timestamper, trust_roots=rt.trust_roots)
     except SigningError as e:
         raise SignatureError(f"签名失败：{e}") from e
+
+
+def _seal_png(rt: Runtime, plan: DecisionPlan) -> bytes | None:
+    """The seal pressed with this step's signature; a send-back is never sealed."""
+    if plan.decision is Decision.REJECT or plan.seal not in ("college", "school"):
+        return None
+    if plan.seal == "college":
+        rt.keystore.add_college(plan.college)  # a college created after set-up gets its seal now
+        return rt.keystore.seal_identity(plan.college).png
+    return rt.keystore.seal_identity().png
+
+
+def _commit(rt: Runtime, actor: Actor, plan: DecisionPlan, signed: SignedStep, *,
+            ip: str | None) -> None:
+    """Store the signed revision and project the transition onto the rows, if no one else
+    decided since the plan's read (else :class:`ConflictError`, nothing written)."""
     new_sha = rt.store.put(signed.pdf)
-    now_naive = utcnow()
+    now = utcnow()
+    record = signed.record
     try:
         with rt.sessions.begin() as session:
-            won = cast("CursorResult[Any]", session.execute(
-                update(Document).where(Document.id == doc_id,
-                                       Document.lock_version == seen_version)
-                .values(lock_version=seen_version + 1, current_sha256=new_sha,
-                        updated_at=now_naive)
-            )).rowcount
-            if won != 1:
-                raise ConflictError("该环节刚刚已由他人处理，请刷新后查看")
-            record = signed.record
-            session.add(ChainRecordRow(document_id=doc_id, position=record.position,
+            _claim(session, plan, new_sha, now)
+            session.add(ChainRecordRow(document_id=plan.doc_id, position=record.position,
                                        record=record.to_dict(), record_hash=record.record_hash,
                                        pdf_sha256=new_sha))
-            doc = _find_document(session, doc_id)
-            _advance(rt, session, doc, record, now_naive)
-            audit(session, actor, "reject" if kind is Decision.REJECT else "sign", "document",
-                  doc_id, ip=ip, position=record.position, role=record.role,
+            _project(rt, _find_document(session, plan.doc_id), signed.transition, now)
+            audit(session, actor, "reject" if record.decision is Decision.REJECT else "sign",
+                  "document", plan.doc_id, ip=ip, position=record.position, role=record.role,
                   decision=str(record.decision))
     except IntegrityError as e:
-        raise ConflictError("该环节刚刚已由他人处理，请刷新后查看") from e
-    from doc_service.services.documents import load_document
-
-    doc = load_document(rt, doc_id)
-    if doc.status == DocStatus.SEALED:
-        _after_seal(rt, doc)
-    return DecisionResult(document=doc, position=signed.record.position,
-                          decision=str(signed.record.decision), sealed=signed.sealed)
+        raise ConflictError(LOST_RACE) from e
 
 
-@dataclass(frozen=True)
-class _Box:
-    page_index: int
-    x1: float
-    y1: float
-    x2: float
-    y2: float
+def _claim(session: Session, plan: DecisionPlan, new_sha: str, now: dt.datetime) -> None:
+    """The optimistic lock: bump ``lock_version`` only if it is still the one planned on."""
+    won = cast("CursorResult[Any]", session.execute(
+        update(Document).where(Document.id == plan.doc_id,
+                               Document.lock_version == plan.seen_version)
+        .values(lock_version=plan.seen_version + 1, current_sha256=new_sha, updated_at=now)
+    )).rowcount
+    if won != 1:
+        raise ConflictError(LOST_RACE)
 
 
-def _advance(rt: Runtime, session: Session, doc: Document, record: Any,
-             now: dt.datetime) -> None:
-    from signing.records import Decision
-
+def _project(rt: Runtime, doc: Document, transition: Transition, now: dt.datetime) -> None:
+    """Write what the chain decided onto the document and its steps."""
+    record = transition.record
     step = doc.steps[record.position]
     step.decided_at = now
     step.decision = str(record.decision)
     step.comment = record.comment or None
     step.signer_name = record.signer_name
-    if record.decision is Decision.REJECT:
-        step.state = StepState.REJECTED
+    step.state = StepState.REJECTED if record.decision is Decision.REJECT else StepState.DONE
+    doc.status = DOC_STATUS[transition.state]
+    if transition.state is ChainState.REJECTED:
         for later in doc.steps[record.position + 1:]:
             later.state = StepState.CANCELLED
-        doc.status = DocStatus.REJECTED
         doc.rejection_reason = record.comment
-        return
-    step.state = StepState.DONE
-    if record.position + 1 < len(doc.steps):
-        activate_step(rt, doc.steps[record.position + 1], now)
-        return
-    doc.status = DocStatus.SEALED
-    doc.sealed_at = now
-    days = CHSI_DEADLINE_FORMS.get(doc.form_id)
-    if days:
-        doc.chsi_due_on = rt.calendar.add_working_days(now.date(), days)
+    elif transition.next_position is not None:
+        activate_step(rt, doc.steps[transition.next_position], now)
+    elif transition.state is ChainState.COMPLETED:
+        doc.sealed_at = now
+        days = CHSI_DEADLINE_FORMS.get(doc.form_id)
+        if days:
+            doc.chsi_due_on = rt.calendar.add_working_days(now.date(), days)
 
 
 def _after_seal(rt: Runtime, doc: Document) -> None:
@@ -261,6 +327,8 @@ def _after_seal(rt: Runtime, doc: Document) -> None:
     if hook is not None:
         hook(rt, doc)
 
+
+# ---- many at once, and after sealing ------------------------------------------------------
 
 @dataclass(frozen=True)
 class BatchOutcome:
@@ -290,9 +358,6 @@ def approve_many(rt: Runtime, actor: Actor, doc_ids: list[str], *,
 
 def mark_chsi_done(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> Document:
     """The registrar records that the change was marked on 学信网."""
-    from doc_service.services.access import require_staff
-    from doc_service.storage.models import Role
-
     user = require_staff(actor, Role.REGISTRAR)
     with rt.sessions.begin() as session:
         doc = _find_document(session, doc_id, lock=True)

@@ -1,13 +1,18 @@
-"""What waits for each staff member: current steps they (or their office) must sign."""
+"""What waits for each staff member: current steps they (or their office) must sign.
+
+Who signs a step is ``access.can_sign_step``'s rule, here as the query's condition
+(``access.signable_steps``); "current" is ``Document.current_step`` in SQL: the step
+marked current of a document still in progress.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 
-from doc_service.services.access import POOLED_ROLES
+from doc_service.services.access import signable_steps
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import DocStatus, Document, Step, StepState, User
 
@@ -23,14 +28,11 @@ def inbox(rt: Runtime, user: User, *, today: dt.date | None = None,
           limit: int = 500) -> list[InboxItem]:
     """Oldest and overdue first."""
     today = today or dt.date.today()
-    mine = Step.assignee_id == user.id
-    if user.role in POOLED_ROLES:
-        mine = or_(mine, and_(Step.assignee_id.is_(None), Step.role == user.role))
     with rt.sessions() as session:
         rows = session.execute(
             select(Step, Document).join(Document, Document.id == Step.document_id)
             .where(Step.state == StepState.CURRENT, Document.status == DocStatus.IN_PROGRESS,
-                   mine)
+                   signable_steps(user))
             .order_by(Step.due_on, Step.became_current_at).limit(limit)
         ).all()
         items = [InboxItem(document=doc, step=step,

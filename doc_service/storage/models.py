@@ -3,7 +3,9 @@
 People and the roster (colleges, classes, staff, students), documents with
 their versions, approval steps and signed chain records, and the audit log.
 PDF bytes are not stored here: rows carry SHA-256 keys into the
-content-addressed file store (``archive.store``).
+content-addressed file store (``archive.store``). The rows of a chain are a
+projection of ``signing.chain.ApprovalChain``'s transitions; the few rules read
+back from them (the current step, who may sign a step) are written here once.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.ext.hybrid import hybrid_method
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from doc_service.db import metadata
+from signing.roles import ROLE_LABELS, STUDENT
 
 
 def utcnow() -> dt.datetime:
@@ -51,18 +56,6 @@ class Role(StrEnum):
     APPROVING_OFFICE = "approving_office"  # 招生办 / 学生处
     ARCHIVIST = "archivist"          # 档案室
     ADMIN = "admin"
-
-
-ROLE_LABELS = {
-    Role.ISSUER: "学院学籍秘书",
-    Role.CLASS_TEACHER: "班主任",
-    Role.COLLEGE_HEAD: "院部负责人",
-    Role.REGISTRAR: "教务处学籍科",
-    Role.APPROVING_OFFICE: "审批部门",
-    Role.ARCHIVIST: "档案室",
-    Role.ADMIN: "系统管理员",
-    "student": "学生",
-}
 
 
 class DocStatus(StrEnum):
@@ -210,6 +203,14 @@ class Document(Base):
     steps: Mapped[list[Step]] = relationship(order_by="Step.position", lazy="selectin",
                                              cascade="all, delete-orphan")
 
+    @property
+    def current_step(self) -> Step | None:
+        """The step waiting for its signer; ``None`` once the chain has ended (or the
+        version was sent back, superseded or voided)."""
+        if self.status != DocStatus.IN_PROGRESS:
+            return None
+        return next((s for s in self.steps if s.state == StepState.CURRENT), None)
+
 
 class Step(Base):
     """A step of a document's approval chain, bound to a person."""
@@ -237,6 +238,22 @@ class Step(Base):
 
     assignee: Mapped[User | None] = relationship(lazy="joined")
 
+    @hybrid_method
+    def signable_by(self, user_id: int, pool_role: str | None) -> bool:
+        """Whether a staff member signs this step: its assignee, or, for a step no one is
+        assigned, any member of the office ``pool_role`` (None: the user is in no pool).
+        The student's own step is never a staff member's.
+
+        One rule for both uses: on a step it answers in Python (``access.can_sign_step``);
+        on the class it is the SQL condition of the inbox query. So it is written with
+        ``&``, ``|`` and ``==`` only, which mean the same in both.
+        """
+        mine = self.assignee_id == user_id
+        if pool_role is not None:  # a plain argument, so the branch reads alike in SQL
+            unassigned = self.assignee_id == None  # noqa: E711 - on the class, "IS NULL"
+            mine = mine | (unassigned & (self.role == pool_role))
+        return (self.role != STUDENT) & mine
+
 
 class ChainRecordRow(Base):
     """A signed chain record exactly as the signing package produced it."""
@@ -251,6 +268,13 @@ class ChainRecordRow(Base):
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     """The PDF revision this record's signature produced."""
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+def chain_records(session: Session, doc_id: str) -> list[ChainRecordRow]:
+    """The stored chain records of one document version, in chain order."""
+    return list(session.scalars(select(ChainRecordRow)
+                                .where(ChainRecordRow.document_id == doc_id)
+                                .order_by(ChainRecordRow.position)))
 
 
 class IdentityLock(Base):

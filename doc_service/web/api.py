@@ -13,11 +13,12 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from doc_service.errors import BadRequestError, FieldError, ValidationError
 from doc_service.forms.spec import all_forms
 from doc_service.services import decisions, documents, identity
-from doc_service.services.access import StudentActor
+from doc_service.services.access import StudentActor, require_staff
 from doc_service.services.inbox import inbox
 from doc_service.services.verification import mask_name
 from doc_service.storage.models import DocStatus
 from doc_service.web.auth import api_actor, current_actor, runtime
+from doc_service.web.openapi import spec
 from doc_service.web.security import client_ip, rate_limited
 from doc_service.web.serialize import document_json
 
@@ -164,8 +165,6 @@ def chsi_marked(doc_id: str) -> Response:
 @bp.get("/inbox")
 def my_inbox() -> Response:
     actor = api_actor()
-    from doc_service.services.access import require_staff
-
     user = require_staff(actor)
     items = inbox(runtime(), user)
     return jsonify({"items": [{**document_json(i.document, actor, with_data=False),
@@ -206,6 +205,4 @@ def code_status(code: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    from doc_service.web.openapi import spec
-
     return jsonify(spec(current_app))

@@ -6,7 +6,8 @@ from typing import Any
 
 from doc_service.forms.spec import load_form
 from doc_service.services.access import Actor, can_see_personal_data
-from doc_service.storage.models import ROLE_LABELS, STATUS_LABELS, Document
+from doc_service.storage.models import STATUS_LABELS, Document
+from signing.roles import STUDENT, role_label
 
 
 def mask_value(key: str, value: Any) -> str:
@@ -30,10 +31,10 @@ def steps_json(doc: Document) -> list[dict[str, Any]]:
     return [{
         "position": s.position,
         "role": s.role,
-        "role_label": ROLE_LABELS.get(s.role, s.role),
+        "role_label": role_label(s.role),
         "label": s.label,
         "signer": (s.signer_name or (s.assignee.name if s.assignee else None)
-                   or ("学生本人" if s.role == "student" else ROLE_LABELS.get(s.role, s.role))),
+                   or ("学生本人" if s.role == STUDENT else role_label(s.role))),
         "state": s.state,
         "decision": s.decision,
         "comment": s.comment,

@@ -27,13 +27,14 @@ from flask import (
 from doc_service.errors import AuthError, DocServiceError, LockedError
 from doc_service.forms.spec import load_form
 from doc_service.services import decisions, documents, identity, previews
-from doc_service.services.access import StudentActor, can_sign_step
+from doc_service.services.access import StudentActor
 from doc_service.services.verification import mask_name
-from doc_service.storage.models import ROLE_LABELS, DocStatus, Document, Step, StepState
+from doc_service.storage.models import DocStatus, Document, StepState
 from doc_service.web.auth import current_staff, runtime
 from doc_service.web.security import client_ip, rate_limited
 from doc_service.web.serialize import document_data
 from doc_service.web.staff import explain
+from signing.roles import ROLE_LABELS, STUDENT
 
 bp = Blueprint("sign", __name__)
 
@@ -50,15 +51,9 @@ def _by_code(code: str) -> Document:
     return documents.document_by_code(runtime(), code[:16])
 
 
-def _current(doc: Document) -> Step | None:
-    if doc.status != DocStatus.IN_PROGRESS:
-        return None
-    return next((s for s in doc.steps if s.state == StepState.CURRENT), None)
-
-
 def _student_turn(doc: Document) -> bool:
-    step = _current(doc)
-    return step is not None and step.role == "student"
+    step = doc.current_step
+    return step is not None and step.role == STUDENT
 
 
 def _verified_student(doc: Document) -> StudentActor:
@@ -71,11 +66,7 @@ def _verified_student(doc: Document) -> StudentActor:
 
 def _staff_can_sign(doc: Document) -> bool:
     staff = current_staff()
-    step = _current(doc)
-    if staff is None or step is None:
-        return False
-    with runtime().sessions() as s:
-        return can_sign_step(s, staff, doc, step)
+    return staff is not None and decisions.signable_step(runtime(), staff, doc) is not None
 
 
 def _status_page(doc: Document, *, error: str | None = None, locked: bool = False,
@@ -129,7 +120,7 @@ def _sign_page(doc: Document, actor: StudentActor, *, error: str | None = None,
         page_total, preview_error = previews.page_count(rt, doc.current_sha256), None
     except DocServiceError as e:
         page_total, preview_error = 0, e.message
-    step = _current(doc)
+    step = doc.current_step
     # The batch part's field-by-field correction request, when installed.
     correction_link = (url_for("batch.correction_form", code=doc.code)
                        if "batch.correction_form" in current_app.view_functions else None)

@@ -21,32 +21,17 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import or_, select
 
 from doc_service.errors import DocServiceError, PermissionDeniedError, ValidationError
 from doc_service.forms.spec import FieldType, FormSpec, all_forms, load_form
-from doc_service.services import decisions, documents, previews
-from doc_service.services.access import (
-    CAN_ISSUE,
-    SCHOOL_WIDE,
-    Staff,
-    can_sign_step,
-    visible_student,
-)
+from doc_service.services import decisions, documents, previews, students
+from doc_service.services.access import CAN_ISSUE, Staff
 from doc_service.services.inbox import inbox
-from doc_service.storage.models import (
-    ROLE_LABELS,
-    STATUS_LABELS,
-    DocStatus,
-    Document,
-    Role,
-    StepState,
-    Student,
-    User,
-)
+from doc_service.storage.models import STATUS_LABELS, DocStatus, Document, Role, StepState
 from doc_service.web.auth import current_staff, runtime, staff_required
 from doc_service.web.security import client_ip
 from doc_service.web.serialize import document_data, steps_json
+from signing.roles import ROLE_LABELS
 
 bp = Blueprint("staff", __name__)
 
@@ -150,27 +135,6 @@ def documents_page() -> str:
 
 # ---- issuing ----------------------------------------------------------------------------
 
-def _roster_query(user: User, q: str) -> list[Student]:
-    """Students visible to the user matching 学号 (prefix) or 姓名 (part), at most 50."""
-    with runtime().sessions() as session:
-        stmt = select(Student)
-        if user.role not in SCHOOL_WIDE and user.college_id is not None:
-            stmt = stmt.where(Student.college_id == user.college_id)  # narrows; check below
-        if q:
-            stmt = stmt.where(or_(Student.student_no.startswith(q, autoescape=True),
-                                  Student.name.contains(q, autoescape=True)))
-        rows = session.scalars(stmt.order_by(Student.student_no).limit(200))
-        return [s for s in rows if visible_student(session, user, s)][:50]
-
-
-def _roster_student(user: User, student_no: str) -> Student | None:
-    with runtime().sessions() as session:
-        student = session.scalar(select(Student).where(Student.student_no == student_no))
-        if student is None or not visible_student(session, user, student):
-            return None
-        return student
-
-
 def _posted_values(form: FormSpec, keys: set[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for f in form.fields:
@@ -206,8 +170,8 @@ def new_document() -> Any:
     if not student_no and not manual:
         q = (request.args.get("q") or "").strip()[:20]
         return render_template("staff/new_pick_student.html", form=form, q=q,
-                               students=_roster_query(me.user, q))
-    student = _roster_student(me.user, student_no) if student_no else None
+                               students=students.find_students(runtime(), me, q))
+    student = students.roster_student(runtime(), me, student_no) if student_no else None
     if student_no and student is None:
         flash(f"花名册中没有学号为 {student_no} 的学生（或不在您的管理范围内）", "alert")
         return redirect(url_for("staff.new_document", form_id=form.id))
@@ -243,14 +207,6 @@ def new_document() -> Any:
 
 # ---- one document -----------------------------------------------------------------------
 
-def _current_step_signable(me: Staff, doc: Document) -> bool:
-    step = next((s for s in doc.steps if s.state == StepState.CURRENT), None)
-    if step is None or doc.status != DocStatus.IN_PROGRESS:
-        return False
-    with runtime().sessions() as session:
-        return can_sign_step(session, me, doc, step)
-
-
 def _render_document(doc: Document, *, error: str | None = None, status: int = 200) -> Any:
     me = _me()
     rt = runtime()
@@ -261,12 +217,11 @@ def _render_document(doc: Document, *, error: str | None = None, status: int = 2
         preview_error = None
     except DocServiceError as e:
         page_total, preview_error = 0, e.message
-    current = next((s for s in doc.steps if s.state == StepState.CURRENT), None)
     return render_template(
         "staff/document.html", doc=doc, form=form, data=data, steps=steps_json(doc),
-        current=current, versions=documents.history(rt, me, doc), page_total=page_total,
-        preview_error=preview_error, error=error,
-        can_sign=_current_step_signable(me, doc),
+        current=doc.current_step, versions=documents.history(rt, me, doc),
+        page_total=page_total, preview_error=preview_error, error=error,
+        can_sign=decisions.signable_step(rt, me, doc) is not None,
         can_revise=(doc.status == DocStatus.REJECTED
                     and (me.user.id == doc.issuer_id or me.user.role == Role.REGISTRAR)),
         can_chsi=(me.user.role == Role.REGISTRAR and doc.chsi_due_on is not None

@@ -1,6 +1,8 @@
 """The authorization rules on their own: plain objects, no database, no web.
 
-Class teachers' scope needs the roster (a query); a tiny fake session answers it.
+Class teachers' scope needs the roster (a query); a tiny fake session answers it. The one
+exception is the check that the inbox's SQL form of the signing rule agrees with
+``can_sign_step``, which runs that condition on an in-memory SQLite table of steps.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from doc_service.errors import PermissionDeniedError
 from doc_service.services.access import (
@@ -17,6 +21,7 @@ from doc_service.services.access import (
     can_sign_step,
     can_view,
     require_staff,
+    signable_steps,
 )
 from doc_service.storage.models import Document, Role, Step, User
 
@@ -76,6 +81,30 @@ def test_pooled_steps_are_signed_by_any_member_and_assigned_steps_by_the_assigne
     assert not can_sign_step(s, Staff(user(1, Role.REGISTRAR)), DOC, student)
     assert can_sign_step(s, StudentActor("x", "y", DOC.id), DOC, student)
     assert not can_sign_step(s, StudentActor("x", "y", DOC.id), DOC, assigned)
+
+
+def test_the_inbox_condition_picks_exactly_the_steps_can_sign_step_allows() -> None:
+    steps = [Step(id=1, document_id=DOC.id, position=0, role="student", assignee_id=None),
+             Step(id=2, document_id=DOC.id, position=1, role=Role.CLASS_TEACHER, assignee_id=7),
+             Step(id=3, document_id=DOC.id, position=2, role=Role.COLLEGE_HEAD, assignee_id=6),
+             Step(id=4, document_id=DOC.id, position=3, role=Role.REGISTRAR, assignee_id=None),
+             Step(id=5, document_id=DOC.id, position=4, role=Role.APPROVING_OFFICE,
+                  assignee_id=None),
+             Step(id=6, document_id=DOC.id, position=5, role=Role.REGISTRAR, assignee_id=9)]
+    people = [user(1, Role.REGISTRAR), user(2, Role.ARCHIVIST), user(4, Role.APPROVING_OFFICE),
+              user(6, Role.COLLEGE_HEAD, JY), user(7, Role.CLASS_TEACHER, JY),
+              user(8, Role.CLASS_TEACHER, JY), user(9, Role.REGISTRAR)]
+    fake: Any = SESSION
+    engine = create_engine("sqlite://")
+    Step.metadata.create_all(engine, tables=[Step.metadata.tables["steps"]])
+    with Session(engine) as session:
+        session.add_all(steps)
+        session.flush()
+        for who in people:
+            in_sql = set(session.scalars(select(Step.id).where(signable_steps(who))))
+            in_python = {s.id for s in steps if can_sign_step(fake, Staff(who), DOC, s)}
+            assert in_sql == in_python, who.role
+    assert in_python == {4, 6}  # the last registrar: the office's step and their own
 
 
 def test_require_staff_refuses_students_and_other_roles() -> None:

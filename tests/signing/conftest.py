@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from signing.box import SignatureBox
 from signing.chain import ApprovalChain, ChainStep
 from signing.fonts import NOTO_SERIF_CJK, subset_font
 from signing.keystore import KeyStore
-from signing.pdf_sign import SignatureBox
 from signing.records import Decision
 from signing.steps import record_and_sign
 from signing.tsa import configured_timestamper

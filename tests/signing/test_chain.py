@@ -75,6 +75,43 @@ def test_chain_moves_from_pending_to_completed_in_order(pki_world):
     assert chain.next_step is None
 
 
+def test_each_decision_returns_the_new_state_and_whose_turn_it_is(pki_world):
+    _, signers = pki_world
+    chain = ApprovalChain("DOC-1", 1, STEPS)
+    first = _decide(chain, signers, "s1", "student")
+    assert (first.record.position, first.state, first.next_step) == (
+        0, ChainState.IN_PROGRESS, STEPS[1])
+    assert first.next_position == 1 and not first.ended
+    assert first.record == chain.records[-1]
+    for i, st in enumerate(STEPS[1:-1], start=1):
+        _decide(chain, signers, st.signer_id, st.role, st.decision_kind, minutes=i)
+    last = _decide(chain, signers, "r1", "registrar", Decision.SEAL, minutes=3)
+    assert (last.state, last.next_step, last.next_position) == (ChainState.COMPLETED, None, None)
+    assert last.ended
+
+
+def test_a_rejection_ends_the_chain_with_no_one_next(pki_world):
+    _, signers = pki_world
+    chain = ApprovalChain("DOC-1", 1, STEPS)
+    _decide(chain, signers, "s1", "student")
+    sent_back = _decide(chain, signers, "t1", "class_teacher", Decision.REJECT,
+                        comment="出生日期有误")
+    assert (sent_back.state, sent_back.next_step) == (ChainState.REJECTED, None)
+    assert sent_back.ended and sent_back.record.decision is Decision.REJECT
+
+
+def test_voiding_a_completed_chain_is_its_last_transition(pki_world):
+    _, signers = pki_world
+    chain = _full_chain(signers)
+    voided = chain.void(signers["r1"], signer_id="r1", signer_name="赵六", role="registrar",
+                        doc_sha256="0" * 64, at=T0 + timedelta(minutes=9), reason="误发")
+    assert (voided.state, voided.next_step, voided.record.position) == (
+        ChainState.VOIDED, None, len(STEPS))
+    with pytest.raises(ChainClosedError):
+        chain.void(signers["r1"], signer_id="r1", signer_name="赵六", role="registrar",
+                   doc_sha256="0" * 64, at=T0 + timedelta(minutes=10), reason="再次作废")
+
+
 def test_signing_out_of_order_is_refused(pki_world):
     _, signers = pki_world
     chain = ApprovalChain("DOC-1", 1, STEPS)

@@ -14,10 +14,13 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+
+from tests.services.fakes import HeldStore
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 CHECKLIST = {"registration_type": "新生学籍注册", "academic_year": "2026-2027"}
@@ -125,30 +128,19 @@ def _run_together(calls: list[Callable[[], Any]]) -> list[Any]:
     return results
 
 
-@pytest.fixture
-def both_read_first(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
-    """Hold each racer after it read the document and before it signs, until both have read.
+def both_read_first(rt: Any) -> tuple[Any, HeldStore]:
+    """``rt`` with a file store that holds each racer after it read the document and before
+    it signs, until both have read.
 
     Without this the second racer may simply start after the first finished and be
     refused for the plain reason that the step is done; with it, both pass every check
     and the database alone must decide.
     """
-    import signing.steps
-
-    real = signing.steps.record_and_sign
-    barrier = threading.Barrier(2)
-
-    def held(*args: Any, **kwargs: Any) -> Any:
-        barrier.wait(timeout=60)
-        return real(*args, **kwargs)
-
-    def arm() -> None:
-        monkeypatch.setattr(signing.steps, "record_and_sign", held)
-    return arm
+    store = HeldStore(rt.store, parties=2)
+    return replace(rt, store=store), store
 
 
-def test_two_registrars_approving_one_step_at_once_exactly_one_wins(
-        race_rt: Any, both_read_first: Callable[[], None]) -> None:
+def test_two_registrars_approving_one_step_at_once_exactly_one_wins(race_rt: Any) -> None:
     from doc_service.errors import ConflictError
     from doc_service.services import decisions
     from doc_service.storage.models import ChainRecordRow, DocStatus
@@ -156,13 +148,14 @@ def test_two_registrars_approving_one_step_at_once_exactly_one_wins(
     doc = _at_registrar_step(race_rt, _students(race_rt, "交运2601")[0])
     before = _signatures(race_rt, doc.id)
     racers = [_staff(race_rt, "registrar"), _staff(race_rt, "registrar2")]
-    both_read_first()
+    held_rt, store = both_read_first(race_rt)
 
-    results = _run_together([lambda a=a: decisions.record_decision(race_rt, a, doc.id, "approve")
+    results = _run_together([lambda a=a: decisions.record_decision(held_rt, a, doc.id, "approve")
                              for a in racers])
 
     won = [r for r in results if isinstance(r, decisions.DecisionResult)]
     lost = [r for r in results if isinstance(r, ConflictError)]
+    assert store.held == 2
     assert (len(won), len(lost)) == (1, 1), results
     with race_rt.sessions() as s:
         rows = s.scalar(select(func.count()).select_from(ChainRecordRow).where(
@@ -174,16 +167,16 @@ def test_two_registrars_approving_one_step_at_once_exactly_one_wins(
     assert _signatures(race_rt, doc.id) == before + 1
 
 
-def test_two_approvals_through_the_api_get_201_and_409(
-        race_rt: Any, both_read_first: Callable[[], None]) -> None:
+def test_two_approvals_through_the_api_get_201_and_409(race_rt: Any) -> None:
     from doc_service.services.demo import demo_accounts
     from doc_service.web import create_app
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "race-secret", "RATELIMIT_ENABLED": False},
-                     runtime=race_rt)
     tokens = {a["username"]: a["token"] for a in demo_accounts(race_rt)}
     doc = _at_registrar_step(race_rt, _students(race_rt, "交运2601")[1])
     before = _signatures(race_rt, doc.id)
+    held_rt, store = both_read_first(race_rt)
+    app = create_app({"TESTING": True, "SECRET_KEY": "race-secret", "RATELIMIT_ENABLED": False},
+                     runtime=held_rt)
 
     def approve(who: str) -> Any:
         resp = app.test_client().post(f"/api/v1/documents/{doc.id}/decisions",
@@ -191,9 +184,9 @@ def test_two_approvals_through_the_api_get_201_and_409(
                                       headers={"Authorization": f"Bearer {tokens[who]}"})
         return resp.status_code, resp.get_json()
 
-    both_read_first()
     results = _run_together([lambda: approve("registrar"), lambda: approve("registrar2")])
 
+    assert store.held == 2
     assert sorted(status for status, _ in results) == [201, 409], results
     conflict = next(body for status, body in results if status == 409)
     assert conflict["error"] == "conflict" and conflict["message"]
