@@ -257,9 +257,7 @@ def _advance(rt: Runtime, session: Session, doc: Document, record: Any,
 
 def _after_seal(rt: Runtime, doc: Document) -> None:
     """Hand a sealed document to the archive (once the archive is wired in)."""
-    hook = rt.settings.get("on_sealed")
-    if hook is not None:
-        hook(rt, doc)
+    rt.on_sealed(rt, doc)
 
 
 @dataclass(frozen=True)
