@@ -30,6 +30,7 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
 
 from . import pki
 from .chain import cert_fingerprint
@@ -143,7 +144,8 @@ class KeyStore:
                 self._cache[p] = x509.load_pem_x509_certificate(p.read_bytes())
             except (OSError, ValueError) as e:
                 raise KeyStoreError(f"cannot read certificate {p}") from e
-        return self._cache[p]
+        cert: x509.Certificate = self._cache[p]
+        return cert
 
     def _key(self, d: Path) -> Any:
         p = d / "key.pem"
@@ -164,7 +166,8 @@ class KeyStore:
 
     def institution(self) -> dict[str, Any]:
         try:
-            return json.loads((self.path / "institution.json").read_text("utf-8"))
+            data: dict[str, Any] = json.loads((self.path / "institution.json").read_text("utf-8"))
+            return data
         except (OSError, ValueError) as e:
             raise KeyStoreError(f"no institution in {self.path}: run `keys init` first") from e
 
@@ -268,9 +271,9 @@ class KeyStore:
         if current.exists():
             cdir = d / current.read_text().strip()
             cert = self._cert(cdir)
-            if (pki.subject_attr(cert, pki.NameOID.COMMON_NAME),
-                pki.subject_attr(cert, pki.NameOID.TITLE),
-                pki.subject_attr(cert, pki.NameOID.ORGANIZATIONAL_UNIT_NAME)) == (
+            if (pki.subject_attr(cert, NameOID.COMMON_NAME),
+                pki.subject_attr(cert, NameOID.TITLE),
+                pki.subject_attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)) == (
                     name, role, college):
                 return SignerIdentity(signer_id, name, role, college, cert, self._key(cdir),
                                       (self.root_cert(),))

@@ -203,7 +203,7 @@ def _sign(
         out = pdf_signer.sign_pdf(writer, output=io.BytesIO())
     except (PdfError, PyHankoSigningError, LayoutError, OSError, ValueError, KeyError) as e:
         raise PdfSignError(f"cannot sign field {field_name}: {e}") from e
-    data = out.getvalue()
+    data: bytes = out.getvalue()
     if not data.startswith(pdf_bytes):  # the whole point of incremental updates
         raise PdfSignError("signing rewrote earlier revisions")
     return data

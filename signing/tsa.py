@@ -72,9 +72,10 @@ class LocalTimeStamper(DummyTimeStamper):
                                         "fail_info": tsp.PKIFailureInfo({"bad_data_format"})})
             # asn1crypto marks timeStampToken as required, RFC 3161 §2.4.2 does not: build
             # the one-field SEQUENCE by hand
-            body = status.dump()
+            body: bytes = status.dump()
             return b"\x30" + _der_length(len(body)) + body
-        return self.request_tsa_response(req).dump()
+        answer: bytes = self.request_tsa_response(req).dump()
+        return answer
 
 
 def _der_length(n: int) -> bytes:
@@ -93,7 +94,7 @@ class HTTPTimeStamper(TimeStamper):
     """An external TSA reached over HTTP(S) (RFC 3161 §3.4), using only the standard library."""
 
     def __init__(self, url: str, timeout: float = 10.0) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # pyHanko leaves it unannotated
         self.url = url
         self.timeout = timeout
 
@@ -103,7 +104,8 @@ class HTTPTimeStamper(TimeStamper):
             headers={"Content-Type": TSA_QUERY_TYPE, "Accept": TSA_REPLY_TYPE})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:  # noqa: S310
-                return resp.read()
+                reply: bytes = resp.read()
+                return reply
         except (urllib.error.URLError, OSError) as e:
             raise TimestampError(f"TSA at {self.url} unreachable: {e}") from e
 
