@@ -192,3 +192,7 @@ signing_commands.register(main)
 holidays_commands.register(main)
 archive_commands.register(main)
 batch_commands.register(main)
+
+
+if __name__ == "__main__":  # python -m doc_service.cli, as well as python -m doc_service
+    main()
