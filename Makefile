@@ -41,8 +41,11 @@ $(STAMPS)/venv: pyproject.toml
 fonts: venv
 	$(BIN)/python -m doc_service.rendering.fonts
 
+# ruff everywhere; mypy on the packages (strict on signing/ and the composition root:
+# see [tool.mypy] in pyproject.toml).
 lint: venv
 	$(BIN)/ruff check doc_service signing archive tests
+	$(BIN)/mypy doc_service signing archive
 
 bench: venv fonts
 	$(BIN)/python benchmarks/render.py

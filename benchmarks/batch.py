@@ -36,15 +36,15 @@ EXTRA = {"registration_type": "新生学籍注册", "academic_year": "2026-2027"
 def setup(instance: Path, url: str, students: int) -> tuple[Any, Any]:
     from sqlalchemy import select
 
+    from doc_service.bootstrap import build_runtime
     from doc_service.migrations import upgrade
     from doc_service.services.access import Staff
     from doc_service.services.demo import ensure_keys, load_demo
     from doc_service.services.roster_import import import_roster
-    from doc_service.services.runtime import open_runtime
     from doc_service.storage.models import Role, SchoolClass, User
     from tests.batch.conftest import roster_student, xlsx_bytes
 
-    rt = open_runtime(instance, secret_key="bench", url=url)
+    rt = build_runtime(instance, secret_key="bench", database_url=url)
     upgrade(rt.engine)
     load_demo(rt)
     ensure_keys(rt)

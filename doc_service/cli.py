@@ -14,17 +14,25 @@ from pathlib import Path
 from typing import Any
 
 import click
+from flask import Flask
+from gunicorn.app.base import BaseApplication
 
-from doc_service.config import instance_path, load_institution
-from doc_service.errors import DocServiceError, ValidationError
-
-
-def _fail(error: DocServiceError, as_json: bool = False) -> None:
-    if as_json:
-        click.echo(json.dumps(error.to_dict(), ensure_ascii=False, indent=2), err=True)
-    else:
-        click.echo(f"错误：{error}", err=True)
-    sys.exit(2 if isinstance(error, ValidationError) else 1)
+from archive.recovery import startup_check
+from doc_service.bootstrap import build_runtime
+from doc_service.commands import archive as archive_commands
+from doc_service.commands import batch as batch_commands
+from doc_service.commands import cli_runtime, fail
+from doc_service.commands import holidays as holidays_commands
+from doc_service.commands import signing as signing_commands
+from doc_service.config import instance_path
+from doc_service.db import metadata
+from doc_service.errors import DocServiceError
+from doc_service.forms.spec import all_forms
+from doc_service.issuing import issue_standalone
+from doc_service.services.archiving import archive_pending
+from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
+from doc_service.services.runtime import Runtime
+from doc_service.web import create_app
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -49,8 +57,6 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）")
 def forms_cmd(as_json: bool) -> None:
     """列出表单及其字段。"""
-    from doc_service.forms.spec import all_forms
-
     forms = all_forms()
     if as_json:
         click.echo(json.dumps([f.to_dict() for f in forms], ensure_ascii=False, indent=2))
@@ -77,41 +83,25 @@ def forms_cmd(as_json: bool) -> None:
 def render_cmd(form_id: str, data_file: Path, out: Path, docx_out: Path | None,
                number: str | None, as_json: bool) -> None:
     """按 DATA_FILE（JSON）填制表单 FORM_ID，输出 PDF（及 DOCX）。"""
-    from doc_service.db import database_url, make_engine, metadata
-    from doc_service.issuing import issue_standalone
-
     try:
         raw: Any = json.loads(data_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         click.echo(f"错误：无法读取数据文件 {data_file}：{e}", err=True)
         sys.exit(2)
-    instance = instance_path()
-    engine = make_engine(database_url(instance))
+    rt = build_runtime(instance_path())
     try:
-        metadata.create_all(engine)
-        doc = issue_standalone(engine, form_id, raw, load_institution(instance),
+        metadata.create_all(rt.engine)
+        doc = issue_standalone(rt.engine, form_id, raw, rt.institution,
                                with_docx=docx_out is not None, number=number)
     except DocServiceError as e:
-        _fail(e, as_json)
-        return
+        fail(e, as_json)
     finally:
-        engine.dispose()
+        rt.engine.dispose()
     # Both outputs exist in memory before either is written: all or nothing.
     _write_atomic(out, doc.pdf.pdf)
     if docx_out is not None and doc.docx is not None:
         _write_atomic(docx_out, doc.docx)
     click.echo(f"已生成 {doc.form.title}，文号 {doc.meta.number}，核验网址 {doc.meta.verify_url}")
-
-
-def _runtime():  # type: ignore[no-untyped-def]
-    from doc_service.migrations import upgrade
-    from doc_service.services.runtime import open_runtime
-    from doc_service.web import instance_secret
-
-    instance = instance_path()
-    rt = open_runtime(instance, secret_key=instance_secret(instance))
-    upgrade(rt.engine)
-    return rt
 
 
 @main.group("db")
@@ -122,7 +112,7 @@ def db_group() -> None:
 @db_group.command("upgrade")
 def db_upgrade() -> None:
     """把数据库升级到最新结构（可重复执行）。"""
-    _runtime()
+    cli_runtime().engine.dispose()
     click.echo("数据库已是最新结构")
 
 
@@ -131,9 +121,7 @@ def db_upgrade() -> None:
               help="输出账号（角色、学院、班级、API 令牌）和演示学生的完整记录")
 def demo_cmd(as_json: bool) -> None:
     """载入演示数据（若尚无数据）并打印演示账号。"""
-    from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
-
-    rt = _runtime()
+    rt = cli_runtime()
     loaded = load_demo(rt)
     ensure_keys(rt)
     accounts = demo_accounts(rt)
@@ -156,12 +144,9 @@ def _print_accounts(accounts: list[dict[str, Any]]) -> None:
                    f"{a['role']} {a.get('college') or '全校'}{extra}")
 
 
-def _archive_startup(rt: Any) -> None:
+def _archive_startup(rt: Runtime) -> None:
     """Report anything a crash left half-done in the archive; archive sealed stragglers."""
-    from archive.recovery import startup_check
-    from doc_service.services.archiving import archive_pending, archive_store
-
-    problems = startup_check(rt.engine, archive_store(rt))
+    problems = startup_check(rt.engine, rt.archive)
     for p in problems:
         click.secho(f"档案检查：{p}", fg="yellow", err=True)
     done = archive_pending(rt)
@@ -177,11 +162,7 @@ def _archive_startup(rt: Any) -> None:
 @click.option("--demo", is_flag=True, help="若数据库为空，先载入演示数据")
 def serve_cmd(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
     """以生产用 WSGI 服务器（gunicorn，多进程）启动服务。"""
-    from gunicorn.app.base import BaseApplication
-
-    from doc_service.services.demo import demo_accounts, ensure_keys, load_demo
-
-    rt = _runtime()
+    rt = cli_runtime()
     if demo and load_demo(rt):
         click.echo("已载入演示数据")
     ensure_keys(rt)
@@ -198,9 +179,7 @@ def serve_cmd(host: str, port: int, workers: int, threads: int, demo: bool) -> N
             for key, value in options.items():
                 self.cfg.set(key, value)
 
-        def load(self) -> Any:
-            from doc_service.web import create_app
-
+        def load(self) -> Flask:
             return create_app()
 
     click.echo(f"doc-service 正在运行：http://{host}:{port}/  （实例目录 {instance_path()}，"
@@ -208,18 +187,12 @@ def serve_cmd(host: str, port: int, workers: int, threads: int, demo: bool) -> N
     _Server().run()
 
 
-def _register_optional() -> None:
-    """Command groups of other parts register themselves here (signing, archive, batch)."""
-    import importlib
-
-    for name in ("signing", "holidays", "archive", "batch"):
-        try:
-            module = importlib.import_module(f"doc_service.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"doc_service.commands.{name}":
-                raise
-            continue
-        module.register(main)
+# Every command group, by name (each module's ``register`` adds its commands).
+signing_commands.register(main)
+holidays_commands.register(main)
+archive_commands.register(main)
+batch_commands.register(main)
 
 
-_register_optional()
+if __name__ == "__main__":  # python -m doc_service.cli, as well as python -m doc_service
+    main()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,19 @@ def instance_path() -> Path:
     path = Path(os.environ.get("DOC_SERVICE_INSTANCE", "instance")).resolve()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def instance_secret(instance: os.PathLike[str] | str) -> str:
+    """A per-instance random secret, created once with owner-only permissions."""
+    path = Path(instance) / "secret_key"
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
 
 
 @dataclass(frozen=True)

@@ -3,40 +3,36 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from doc_service.config import FORMS_ROOT
+from doc_service.db import database_url
 from doc_service.forms.spec import FORM_IDS
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _instance(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every test runs against a throw-away instance folder, never ./instance."""
-    import os
-
     path = tmp_path_factory.mktemp("instance")
     os.environ["DOC_SERVICE_INSTANCE"] = str(path)
     return path
 
 
-def database_for_tests(tmp_path_factory: pytest.TempPathFactory, name: str):  # type: ignore[no-untyped-def]
+def database_for_tests(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[str]:
     """Yield a database URL: SQLite in a temporary folder, or, when ``DATABASE_URL`` is set,
     that PostgreSQL in a schema of its own, dropped afterwards (runs never collide)."""
-    import os
-    import secrets
-
-    from sqlalchemy import create_engine, text
-
     url = os.environ.get("DATABASE_URL")
     if not url:
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / f'{name}.db'}"
         return
-    from doc_service.db import database_url
-
     base = database_url(Path("."))
     schema = f"{name[:1]}_{secrets.token_hex(4)}"
     admin = create_engine(base)

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from doc_service.bootstrap import build_runtime
+from doc_service.services.deadlines import make_calendar
+
 
 def cli(instance: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -24,11 +27,9 @@ def test_imported_year_is_known_and_moves_deadlines(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "2027" in result.stdout
 
-    from doc_service.services.deadlines import make_calendar
-    from doc_service.services.runtime import open_runtime
-
-    rt = open_runtime(tmp_path / "inst", url=f"sqlite:///{tmp_path / 'inst' / 'doc-service.db'}")
-    calendar = make_calendar(rt)
+    rt = build_runtime(tmp_path / "inst",
+                       database_url=f"sqlite:///{tmp_path / 'inst' / 'doc-service.db'}")
+    calendar = make_calendar(rt.sessions)
     assert not calendar.is_workday(dt.date(2027, 1, 4))
     deadline = calendar.deadline(dt.date(2027, 1, 1), 1)
     assert deadline.date == dt.date(2027, 1, 5)

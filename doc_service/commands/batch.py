@@ -16,34 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy import select
 
-from doc_service.errors import DocServiceError
+from doc_service.commands import cli_runtime, fail
+from doc_service.errors import DocServiceError, NotFoundError
+from doc_service.services import batch
+from doc_service.services.access import Staff
+from doc_service.services.roster_import import ImportResult, import_roster
+from doc_service.services.runtime import Runtime
+from doc_service.storage.models import Role, User
 
 as_option = click.option("--as", "username", metavar="USERNAME",
                          help="以该教职工账号的身份操作（默认：第一个教务处学籍科账号）")
 json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出（供脚本使用）")
 
 
-def _runtime() -> Any:
-    from doc_service.cli import _runtime as cli_runtime
-
-    return cli_runtime()
-
-
-def _fail(e: DocServiceError, as_json: bool = False) -> None:
-    from doc_service.cli import _fail as cli_fail
-
-    cli_fail(e, as_json)
-
-
-def staff_actor(rt: Any, username: str | None) -> Any:
+def staff_actor(rt: Runtime, username: str | None) -> Staff:
     """The staff account the command acts as (see the module docstring)."""
-    from sqlalchemy import select
-
-    from doc_service.errors import NotFoundError
-    from doc_service.services.access import Staff
-    from doc_service.storage.models import Role, User
-
     with rt.sessions() as session:
         q = select(User).where(User.active.is_(True))
         q = (q.where(User.username == username) if username
@@ -71,16 +60,13 @@ def roster_group() -> None:
 def roster_import_cmd(file: Path, commit: bool, all_or_nothing: bool, username: str | None,
                       as_json: bool) -> None:
     """检查名册 FILE（XLSX 或 CSV），逐行报告错误；加 --commit 时导入有效行。"""
-    from doc_service.services.roster_import import import_roster
-
-    rt = _runtime()
+    rt = cli_runtime()
     try:
         actor = staff_actor(rt, username)
         result = import_roster(rt, actor, file.read_bytes(), file.name, commit,
                                all_or_nothing=all_or_nothing)
     except DocServiceError as e:
-        _fail(e, as_json)
-        return
+        fail(e, as_json)
     report = result.report
     if as_json:
         click.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -90,12 +76,12 @@ def roster_import_cmd(file: Path, commit: bool, all_or_nothing: bool, username: 
     sys.exit(2 if failed else (1 if report.error_count and not commit else 0))
 
 
-def _print_import(result: Any) -> None:
+def _print_import(result: ImportResult) -> None:
     report = result.report
     if report.fatal:
         click.echo(f"错误：{report.fatal}", err=True)
         return
-    fmt = report.format + (f"（{report.encoding}）" if report.encoding else "")
+    fmt = (report.format or "") + (f"（{report.encoding}）" if report.encoding else "")
     click.echo(f"文件格式：{fmt}，共{len(report.rows)}行：有效{report.valid_count}行，"
                f"有误{report.error_count}行")
     for w in report.warnings:
@@ -146,11 +132,9 @@ def batch_cmd(form_id: str | None, grade: int | None, colleges: tuple[str, ...],
     设置了 REDIS_URL 时，任务交给 Redis 队列，由 doc-service worker 进程处理；
     否则在本进程内处理。中断后用 --resume JOB_ID 继续，已出具的不会重复出具。
     """
-    from doc_service.services import batch
-
     if sum(x is not None for x in (form_id, resume_id, cancel_id)) != 1:
         raise click.UsageError("请给出 FORM_ID，或 --resume JOB_ID，或 --cancel JOB_ID 之一")
-    rt = _runtime()
+    rt = cli_runtime()
     try:
         actor = staff_actor(rt, username)
         if cancel_id:
@@ -173,23 +157,21 @@ def batch_cmd(form_id: str | None, grade: int | None, colleges: tuple[str, ...],
         if not as_json:
             click.echo(f"批次 {progress.job_id}：共{progress.total}人"
                        + ("（已交给 Redis 队列，由 doc-service worker 处理）"
-                          if os.environ.get("REDIS_URL") else ""))
+                          if rt.redis_url else ""))
         if not detach:
             progress = _follow(rt, actor, progress, show_bar=not as_json)
     except DocServiceError as e:
-        _fail(e, as_json)
-        return
+        fail(e, as_json)
     _print_progress(progress, as_json)
     sys.exit(0 if progress.finished and not progress.failed else 1)
 
 
-def _follow(rt: Any, actor: Any, progress: Any, show_bar: bool) -> Any:
-    from doc_service.services.batch import batch_progress
-
+def _follow(rt: Runtime, actor: Staff, progress: batch.BatchProgress, show_bar: bool
+            ) -> batch.BatchProgress:
     if not show_bar:
         while not progress.finished:
             time.sleep(0.5)
-            progress = batch_progress(rt, actor, progress.job_id)
+            progress = batch.batch_progress(rt, actor, progress.job_id)
         return progress
     with click.progressbar(length=progress.total, label="出具中", show_pos=True,
                            show_eta=True) as bar:
@@ -197,12 +179,12 @@ def _follow(rt: Any, actor: Any, progress: Any, show_bar: bool) -> Any:
         while not progress.finished:
             time.sleep(0.5)
             before = progress.processed
-            progress = batch_progress(rt, actor, progress.job_id)
+            progress = batch.batch_progress(rt, actor, progress.job_id)
             bar.update(progress.processed - before)
     return progress
 
 
-def _print_progress(progress: Any, as_json: bool, title: str = "") -> None:
+def _print_progress(progress: batch.BatchProgress, as_json: bool, title: str = "") -> None:
     if as_json:
         click.echo(json.dumps(progress.to_dict(), ensure_ascii=False, indent=2))
         return
@@ -222,16 +204,15 @@ def worker_cmd(burst: bool) -> None:
     url = os.environ.get("REDIS_URL")
     if not url:
         raise click.UsageError("未设置 REDIS_URL：没有队列时批量出具在发起它的进程内运行")
+    # redis and rq only when there is a queue to serve (see services.batch.RqDispatcher).
     from redis import Redis
     from rq import Queue, SimpleWorker
 
-    from doc_service.services.batch import QUEUE_NAME, set_worker_runtime
-
     # Migrated once here; SimpleWorker runs tasks in this process (no fork per task), so the
     # runtime, its connection pool and the loaded fonts are reused from item to item.
-    set_worker_runtime(_runtime())
+    batch.set_worker_runtime(cli_runtime())
     conn = Redis.from_url(url)
-    worker = SimpleWorker([Queue(QUEUE_NAME, connection=conn)], connection=conn)
+    worker = SimpleWorker([Queue(batch.QUEUE_NAME, connection=conn)], connection=conn)
     worker.work(burst=burst, logging_level="WARNING")
 
 

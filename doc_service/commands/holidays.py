@@ -6,12 +6,13 @@ import datetime as dt
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
-
-def _rt():  # type: ignore[no-untyped-def]
-    from doc_service.cli import _runtime
-
-    return _runtime()
+from doc_service.calendar.overrides import load_overrides
+from doc_service.commands import cli_runtime
+from doc_service.errors import DocServiceError
+from doc_service.services.deadlines import COMPLETE_NOTE
+from doc_service.storage.models import HolidayOverride
 
 
 @click.group("holidays")
@@ -25,9 +26,7 @@ def holidays_group() -> None:
 @click.option("--note", default="", help="说明，如 春节调休")
 def add_cmd(day: dt.datetime, workday: bool, note: str) -> None:
     """设置某一天是工作日还是假日（覆盖日历库）。"""
-    from doc_service.storage.models import HolidayOverride
-
-    rt = _rt()
+    rt = cli_runtime()
     with rt.sessions.begin() as session:
         session.merge(HolidayOverride(day=day.date(), is_workday=workday, note=note[:60]))
     click.echo(f"已设置 {day.date().isoformat()} 为{'工作日' if workday else '假日'}")
@@ -37,16 +36,11 @@ def add_cmd(day: dt.datetime, workday: bool, note: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def import_cmd(path: Path) -> None:
     """从 JSON/CSV 文件导入一整年的安排（格式见 doc_service/calendar/overrides.py）。"""
-    from doc_service.calendar.overrides import load_overrides
-    from doc_service.errors import DocServiceError
-    from doc_service.services.deadlines import COMPLETE_NOTE
-    from doc_service.storage.models import HolidayOverride
-
     try:
         source = load_overrides(path)
     except DocServiceError as e:
         raise click.ClickException(e.message) from e
-    rt = _rt()
+    rt = cli_runtime()
     days = source.days()
     with rt.sessions.begin() as session:
         for d in days:
@@ -65,11 +59,7 @@ def import_cmd(path: Path) -> None:
 @holidays_group.command("list")
 def list_cmd() -> None:
     """列出补充设置。"""
-    from sqlalchemy import select
-
-    from doc_service.storage.models import HolidayOverride
-
-    rt = _rt()
+    rt = cli_runtime()
     with rt.sessions() as session:
         for o in session.scalars(select(HolidayOverride).order_by(HolidayOverride.day)):
             click.echo(f"{o.day.isoformat()}  {'工作日' if o.is_workday else '假日'}  {o.note}")

@@ -13,28 +13,35 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
+from cryptography import x509
+from sqlalchemy import select
 
+from doc_service.bootstrap import build_runtime
+from doc_service.commands import cli_runtime
+from doc_service.config import instance_path
+from doc_service.errors import DocServiceError
+from doc_service.issuing import render_document
+from doc_service.rendering.context import DocumentMeta
+from doc_service.rendering.qr import new_code
+from doc_service.services.runtime import Runtime
+from doc_service.storage.models import User
 from signing.box import SignatureBox
 from signing.chain import ApprovalChain, ChainStep
 from signing.errors import SigningError
-from signing.keystore import KeyStore, resolve_passphrase
+from signing.keystore import KeyStore
 from signing.records import Decision
 from signing.roles import ROLE_LABELS
 from signing.steps import record_and_sign
-from signing.tsa import configured_timestamper
 from signing.verify import verify_pdf
 
-INSTANCE_ENV = "DOC_SERVICE_INSTANCE"
-TSA_URL_ENV = "DOC_SERVICE_TSA_URL"
 
-
-def _instance() -> Path:
-    return Path(os.environ.get(INSTANCE_ENV, "instance"))
+def keys_runtime() -> Runtime:
+    """The instance's runtime for commands that use only its keys (no database access)."""
+    return build_runtime(instance_path())
 
 
 def open_keystore() -> KeyStore:
-    inst = _instance()
-    return KeyStore(inst / "keys", resolve_passphrase(inst))
+    return keys_runtime().keystore
 
 
 @click.group("keys")
@@ -62,12 +69,7 @@ def keys_init(school: str, colleges: tuple[str, ...]) -> None:
 @click.argument("username")
 def keys_rotate(username: str) -> None:
     """Issue a new signing key and certificate for a staff member (old ones stay valid)."""
-    from sqlalchemy import select
-
-    from doc_service.cli import _runtime
-    from doc_service.storage.models import User
-
-    rt = _runtime()
+    rt = cli_runtime()
     with rt.sessions() as session:
         user = session.scalar(select(User).where(User.username == username))
         if user is None:
@@ -94,8 +96,6 @@ def keys_root() -> None:
               help="trust this root (PEM) instead of the instance's")
 def verify_cmd(pdf_file: Path, as_json: bool, root_pem: Path | None) -> None:
     """Verify a signed document; exit 0 only when every check holds."""
-    from cryptography import x509
-
     try:
         roots = ([x509.load_pem_x509_certificate(root_pem.read_bytes())] if root_pem
                  else [open_keystore().root_cert()])
@@ -134,21 +134,13 @@ DEMO_PEOPLE = {
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     """Render FORM_ID with DATA.json and run its default chain with demo signers."""
-    from doc_service.config import load_institution
-    from doc_service.errors import DocServiceError
-    from doc_service.issuing import render_document
-    from doc_service.rendering.context import DocumentMeta
-    from doc_service.rendering.fonts import ensure_fonts
-    from doc_service.rendering.qr import new_code
-
     try:
         data = json.loads(data_json.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise click.ClickException(f"无法读取数据文件 {data_json}：{e}") from e
-    inst = _instance()
-    inst.mkdir(parents=True, exist_ok=True)
-    institution = load_institution(inst)
-    ks = open_keystore()
+    rt = keys_runtime()
+    institution = rt.institution
+    ks = rt.keystore
     if not ks.initialized:
         ks.init_institution(institution.name, list(institution.colleges))
     code = new_code()
@@ -173,8 +165,7 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
         seals.append(ks.seal_identity(college).png if item.seal == "college"
                      else ks.seal_identity().png if item.seal == "school" else None)
     chain = ApprovalChain(doc_id, 1, steps)
-    ts = configured_timestamper(ks, os.environ.get(TSA_URL_ENV))
-    font_path = str(ensure_fonts()["Regular"])
+    ts, font_path, roots = rt.timestamper, rt.font_path, rt.trust_roots
     pdf = rendered.pdf.pdf
     try:
         for spec, step, ident, seal in zip(rendered.form.chain, steps, identities, seals,
@@ -183,7 +174,7 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
             box = SignatureBox.of(area) if area is not None else None
             pdf = record_and_sign(pdf, chain, ident, step.decision_kind, box=box,
                                   font_path=font_path, seal_png=seal, timestamper=ts,
-                                  trust_roots=[ks.root_cert()]).pdf
+                                  trust_roots=roots).pdf
     except SigningError as e:
         raise click.ClickException(str(e)) from e
     out_path.parent.mkdir(parents=True, exist_ok=True)

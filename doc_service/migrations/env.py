@@ -7,15 +7,11 @@ from alembic import context
 import doc_service.numbering  # noqa: F401 - registers its table on the metadata
 import doc_service.storage.batch_models  # noqa: F401 - registers the batch tables
 import doc_service.storage.models  # noqa: F401 - registers the ORM tables
+from archive.index import metadata as archive_metadata
 from doc_service.db import metadata
 
-target_metadata = [metadata]
-try:  # the archive's index lives in its own package and metadata
-    from archive.index import metadata as archive_metadata
-except ImportError:  # pragma: no cover - before the archive package exists
-    pass
-else:
-    target_metadata.append(archive_metadata)
+# The archive's index lives in its own package, with a metadata of its own.
+target_metadata = [metadata, archive_metadata]
 
 
 def run_migrations_online() -> None:

@@ -249,7 +249,7 @@ def _mark_duplicates(rows: list[RosterRow], columns: list[hdr.Column]) -> list[R
 def _parse(source: IO[bytes], filename: str, max_rows: int) -> RosterReport:
     roster_file = open_sheets(source, filename)
     try:
-        return _check_file(roster_file, max_rows)
+        return check_sheets(roster_file, max_rows)
     finally:
         roster_file.close()
 
@@ -367,6 +367,15 @@ def _too_many_rows(sheets: list[_RosterSheet], max_rows: int) -> bool:
         if total > max_rows:
             return True
     return False
+
+
+def check_sheets(roster_file: RosterFile, max_rows: int = MAX_ROWS) -> RosterReport:
+    """Check an open roster file: what :func:`parse_roster` does once the file is open
+    (never raises for a bad file either)."""
+    try:
+        return _check_file(roster_file, max_rows)
+    except RosterFileError as e:
+        return RosterReport(fatal=e.message)
 
 
 def _check_file(roster_file: RosterFile, max_rows: int) -> RosterReport:

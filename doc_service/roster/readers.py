@@ -19,6 +19,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
+
 from doc_service.errors import DocServiceError
 
 MAX_COLUMNS = 256
@@ -129,9 +132,6 @@ def _scan_sheet_xml(archive: zipfile.ZipFile, path: str) -> tuple[int, tuple[str
 
 
 def _open_xlsx(stream: IO[bytes]) -> RosterFile:
-    import openpyxl  # heavy; only XLSX uploads pay for it
-    from openpyxl.utils.exceptions import InvalidFileException
-
     try:
         archive = zipfile.ZipFile(stream)
         infos = archive.infolist()

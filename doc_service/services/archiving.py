@@ -12,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -35,16 +33,9 @@ from doc_service.storage.models import (
 log = logging.getLogger(__name__)
 
 
-@cache
-def _store(path: Path) -> Any:
-    from archive.store import FileContentStore
-
-    return FileContentStore(path)
-
-
 def archive_store(rt: Runtime) -> Any:
     """The archive's own content store (separate from the working files)."""
-    return _store(rt.instance / "archive")
+    return rt.archive
 
 
 def _chain_json(session: Any, doc: Document) -> bytes:

@@ -17,25 +17,28 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from archive.store import FileContentStore
 from doc_service.errors import (
+    ConfigurationError,
     FieldError,
     NotFoundError,
     PermissionDeniedError,
     ValidationError,
     WorkflowError,
 )
-from doc_service.forms.spec import load_form
+from doc_service.forms.spec import FormSpec, load_form
 from doc_service.forms.validation import validate
+from doc_service.rendering.pdf import DocumentRenderer
 from doc_service.rendering.slots import GROUP_SIZE
 from doc_service.services.access import SCHOOL_WIDE, Actor, require_staff
 from doc_service.services.audit import audit
 from doc_service.services.batch_items import issue_items
-from doc_service.services.runtime import Runtime
+from doc_service.services.runtime import BatchDispatcher, Runtime
 from doc_service.storage.batch_models import (
     OPEN_STATES,
     BatchItem,
@@ -100,13 +103,7 @@ class BatchProgress:
                 "errors": [e.__dict__ for e in self.errors]}
 
 
-# --- dispatchers -----------------------------------------------------------------------
-
-class Dispatcher(Protocol):
-    """Gets a job's pending items issued, somewhere."""
-
-    def submit(self, rt: Runtime, job_id: str, item_ids: list[int]) -> None: ...
-
+# --- dispatchers (chosen by the composition root: RQ with REDIS_URL, else THREADS) -----
 
 @dataclass
 class ThreadDispatcher:
@@ -126,7 +123,10 @@ class ThreadDispatcher:
 
 @dataclass
 class RqDispatcher:
-    """Across processes: one RQ job per group of items on the ``doc-service-batch`` queue."""
+    """Across processes: one RQ job per group of items on the ``doc-service-batch`` queue.
+
+    redis and rq are imported when a job is queued, not at start-up: without ``REDIS_URL``
+    nothing here needs them."""
 
     redis_url: str
     queue_name: str = QUEUE_NAME
@@ -153,21 +153,13 @@ THREADS = ThreadDispatcher()
 """The process's in-process dispatcher (tests join its threads)."""
 
 
-def dispatcher_for(rt: Runtime) -> Dispatcher:
-    """RQ when ``REDIS_URL`` (or the runtime setting ``redis_url``) is set, else a thread."""
-    configured = rt.settings.get("batch_dispatcher")
-    if configured is not None:
-        return configured  # type: ignore[no-any-return]
-    url = rt.settings.get("redis_url") or os.environ.get("REDIS_URL")
-    return RqDispatcher(url) if url else THREADS
-
-
 # --- use cases -------------------------------------------------------------------------
 
 def start_batch(rt: Runtime, actor: Actor, form_id: str, grade: int | None = None,
                 colleges: Iterable[str] = (), classes: Iterable[str] = (),
                 extra_data: dict[str, Any] | None = None, *,
-                dispatch: bool = True, dispatcher: Dispatcher | None = None) -> BatchProgress:
+                dispatch: bool = True, dispatcher: BatchDispatcher | None = None
+                ) -> BatchProgress:
     """Create a job issuing ``form_id`` to every selected student, and start it."""
     user = require_staff(actor, Role.ISSUER, Role.REGISTRAR)
     form = load_form(form_id)
@@ -194,12 +186,12 @@ def start_batch(rt: Runtime, actor: Actor, form_id: str, grade: int | None = Non
               total=len(students))
         job_id = job.id
     if dispatch:
-        (dispatcher or dispatcher_for(rt)).submit(rt, job_id, _pending_ids(rt, job_id))
+        (dispatcher or rt.dispatcher).submit(rt, job_id, _pending_ids(rt, job_id))
     return batch_progress(rt, actor, job_id)
 
 
 def resume_batch(rt: Runtime, actor: Actor, job_id: str, *,
-                 dispatcher: Dispatcher | None = None) -> BatchProgress:
+                 dispatcher: BatchDispatcher | None = None) -> BatchProgress:
     """Hand the job's unfinished items out again (after a restart, a crash or a kill).
 
     Items a runner had claimed go back to ``pending`` with their reservation: if that
@@ -216,7 +208,7 @@ def resume_batch(rt: Runtime, actor: Actor, job_id: str, *,
     with rt.sessions.begin() as session:
         audit(session, actor, "batch_resume", "batch", job_id, pending=len(pending))
     if pending:
-        (dispatcher or dispatcher_for(rt)).submit(rt, job_id, pending)
+        (dispatcher or rt.dispatcher).submit(rt, job_id, pending)
     else:
         _finish_if_complete(rt, job_id)
     return batch_progress(rt, actor, job_id)
@@ -276,38 +268,43 @@ costs more than it saves (an item costs ~20 ms)."""
 
 
 def batch_processes(rt: Runtime) -> int:
-    """How many processes an in-process batch may use: the runtime setting
-    ``batch_processes``, else ``DOC_SERVICE_BATCH_PROCESSES``, else one per core."""
-    configured = rt.settings.get("batch_processes") or os.environ.get(
-        "DOC_SERVICE_BATCH_PROCESSES")
-    try:
-        return max(1, int(configured)) if configured else (os.cpu_count() or 1)
-    except ValueError:
-        return 1
+    """How many processes an in-process batch may use: the runtime's ``batch_processes``
+    (``DOC_SERVICE_BATCH_PROCESSES``), else one per core."""
+    return rt.batch_processes or os.cpu_count() or 1
 
 
 def run_batch(rt: Runtime, job_id: str, *,
               on_item: Callable[[int, str], None] | None = None,
-              processes: int | None = None) -> None:
+              processes: int | None = None,
+              renderer: DocumentRenderer | None = None) -> None:
     """Issue every pending item of a job in class order.
 
     Rendering is CPU-bound Python, so threads would not help: a big job is spread over
-    ``processes`` (default :func:`batch_processes`) freshly started local processes, a
-    small one runs in this thread. Either way items are issued a group at a time by
+    ``processes`` (default :func:`batch_processes`) freshly started local processes (the
+    runtime's ``pool``), a small one runs in this thread, with ``renderer`` if given (by
+    default the job's overlay renderer). Either way items are issued a group at a time by
     ``issue_items``."""
     item_ids = _pending_ids(rt, job_id)
     wanted = batch_processes(rt) if processes is None else processes
     workers = min(wanted, len(item_ids) // MIN_ITEMS_PER_PROCESS) if _shareable(rt) else 1
+    groups = _groups(item_ids)
     if workers > 1:
-        _run_in_processes(rt, item_ids, workers, on_item)
+        for group, states in zip(groups, rt.pool.issue_groups(rt, groups, workers),
+                                 strict=True):
+            _report(group, states, on_item)
     else:
-        for group in _groups(item_ids):
+        for group in groups:
             if _job_status(rt, job_id) != JobStatus.RUNNING:
                 break
-            for item_id, state in zip(group, issue_items(rt, group), strict=True):
-                if on_item is not None and state is not None:
-                    on_item(item_id, state)
+            _report(group, issue_items(rt, group, renderer=renderer), on_item)
     _finish_if_complete(rt, job_id)
+
+
+def _report(group: list[int], states: list[str | None],
+            on_item: Callable[[int, str], None] | None) -> None:
+    for item_id, state in zip(group, states, strict=True):
+        if on_item is not None and state is not None:
+            on_item(item_id, state)
 
 
 def _groups(item_ids: list[int]) -> list[list[int]]:
@@ -318,59 +315,9 @@ def _groups(item_ids: list[int]) -> list[list[int]]:
 def _shareable(rt: Runtime) -> bool:
     """Whether other processes can open the same database and file store (not an in-memory
     SQLite database or a store that keeps blobs in this process)."""
-    from archive.store import FileContentStore
-
     url = rt.engine.url
     in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
     return isinstance(rt.store, FileContentStore) and not in_memory
-
-
-@dataclass(frozen=True)
-class _RuntimeRecipe:
-    """What a spawned process needs to open the same database, store and school."""
-
-    instance: Any
-    url: str
-    secret_key: str
-    institution: Any
-    store: Any
-
-    @classmethod
-    def of(cls, rt: Runtime) -> _RuntimeRecipe:
-        return cls(instance=rt.instance, url=rt.engine.url.render_as_string(hide_password=False),
-                   secret_key=rt.secret_key, institution=rt.institution, store=rt.store)
-
-    def open(self) -> Runtime:
-        from doc_service.db import make_engine
-
-        return Runtime(instance=self.instance, engine=make_engine(self.url),
-                       institution=self.institution, store=self.store,
-                       secret_key=self.secret_key)
-
-
-def _run_in_processes(rt: Runtime, item_ids: list[int], workers: int,
-                      on_item: Callable[[int, str], None] | None) -> None:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    # "spawn", not fork: this may run in a thread of a web worker, where forking could
-    # copy a lock some other thread holds.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_init_process, initargs=(_RuntimeRecipe.of(rt),)) as pool:
-        groups = _groups(item_ids)
-        for group, states in zip(groups, pool.map(issue_items_here, groups), strict=True):
-            for item_id, state in zip(group, states, strict=True):
-                if on_item is not None and state is not None:
-                    on_item(item_id, state)
-
-
-def _init_process(recipe: _RuntimeRecipe) -> None:
-    set_worker_runtime(recipe.open())
-
-
-def issue_items_here(item_ids: list[int]) -> list[str | None]:
-    """Issue a group of items with this process's runtime (a pool process)."""
-    return issue_items(worker_runtime(), item_ids)
 
 
 def _run_logged(rt: Runtime, job_id: str) -> None:
@@ -400,20 +347,17 @@ _WORKER_RT: Runtime | None = None
 
 
 def set_worker_runtime(rt: Runtime) -> None:
+    """Give this worker process its runtime (``doc-service worker``, or a pool process as
+    it starts: both build it with ``bootstrap.build_runtime``)."""
     global _WORKER_RT
     _WORKER_RT = rt
 
 
 def worker_runtime() -> Runtime:
-    """The runtime of a worker process, opened from the instance folder on first use."""
-    global _WORKER_RT
+    """The runtime of this worker process (see :func:`set_worker_runtime`)."""
     if _WORKER_RT is None:
-        from doc_service.config import instance_path
-        from doc_service.services.runtime import open_runtime
-        from doc_service.web import instance_secret
-
-        instance = instance_path()
-        _WORKER_RT = open_runtime(instance, secret_key=instance_secret(instance))
+        raise ConfigurationError("此进程没有运行环境：批量出具的队列任务须由 doc-service worker "
+                                 "进程处理")
     return _WORKER_RT
 
 
@@ -446,7 +390,7 @@ def _select_students(session: Session, user: User, grade: int | None, colleges: 
     return list(session.scalars(q.order_by(SchoolClass.class_no, Student.student_no)))
 
 
-def _check_extra_data(form: Any, student: Student, extra: dict[str, Any]) -> None:
+def _check_extra_data(form: FormSpec, student: Student, extra: dict[str, Any]) -> None:
     """Refuse up front what would fail for every student: the shared, non-roster fields."""
     roster = {k: v for k, v in student.form_data().items() if k in form.keys}
     try:

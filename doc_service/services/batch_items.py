@@ -32,11 +32,13 @@ from sqlalchemy import CursorResult, Result, and_, select, update
 from sqlalchemy.orm import Session
 
 from doc_service.errors import DocServiceError, ValidationError
-from doc_service.forms.spec import load_form
+from doc_service.forms.spec import FormSpec, load_form
 from doc_service.numbering import next_numbers
-from doc_service.rendering.pdf import check_glyphs
+from doc_service.rendering.overlay import OverlayRenderer
+from doc_service.rendering.pdf import DocumentRenderer, check_glyphs, default_renderer
 from doc_service.rendering.qr import new_code
 from doc_service.services.access import Staff
+from doc_service.services.documents import IssuePlan, plan_issue, record_issue, render_drafts
 from doc_service.services.runtime import Runtime
 from doc_service.storage.batch_models import OPEN_STATES, BatchItem, BatchJob, ItemState, JobStatus
 from doc_service.storage.models import DocStatus, Document, Student, User, new_id, utcnow
@@ -44,15 +46,18 @@ from doc_service.storage.models import DocStatus, Document, Student, User, new_i
 log = logging.getLogger(__name__)
 
 
-def issue_item(rt: Runtime, item_id: int) -> str | None:
+def issue_item(rt: Runtime, item_id: int, *,
+               renderer: DocumentRenderer | None = None) -> str | None:
     """Issue one item's document, exactly once; the item's new state, or None if it was
     not this runner's to issue (already finished, or claimed again by another runner)."""
-    return issue_items(rt, [item_id])[0]
+    return issue_items(rt, [item_id], renderer=renderer)[0]
 
 
-def issue_items(rt: Runtime, item_ids: Sequence[int]) -> list[str | None]:
+def issue_items(rt: Runtime, item_ids: Sequence[int], *,
+                renderer: DocumentRenderer | None = None) -> list[str | None]:
     """Issue a group of one job's items (see the module's steps); each item's new state,
-    in order, or None where the item was not this runner's to issue.
+    in order, or None where the item was not this runner's to issue. ``renderer`` renders
+    the group (default: this process's overlay renderer of the job).
 
     An unexpected error (not one of ours) hands the group's claims back and issues its
     items one by one; one that fails alone is marked failed in a transaction of its own,
@@ -60,12 +65,12 @@ def issue_items(rt: Runtime, item_ids: Sequence[int]) -> list[str | None]:
     ids = list(item_ids)
     claims: dict[int, int] = {}
     try:
-        return _issue_group(rt, ids, claims)
+        return _issue_group(rt, ids, claims, renderer)
     except Exception:
         if len(ids) > 1:
             log.exception("batch items %s failed together; issuing them one by one", ids)
             _release(rt, claims)
-            return [issue_item(rt, item_id) for item_id in ids]
+            return [issue_item(rt, item_id, renderer=renderer) for item_id in ids]
         log.exception("batch item %s failed unexpectedly", ids[0])
         with rt.sessions.begin() as session:
             item = session.get(BatchItem, ids[0])
@@ -89,9 +94,8 @@ class _Claim:
     doc_id: str
 
 
-def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int]) -> list[str | None]:
-    from doc_service.services.documents import IssuePlan, plan_issue
-
+def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int],
+                 renderer: DocumentRenderer | None) -> list[str | None]:
     states: dict[int, str | None] = dict.fromkeys(ids)
     closing: dict[int, tuple[ItemState, str | None]] = {}
     plans: dict[int, IssuePlan] = {}
@@ -157,18 +161,17 @@ def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int]) -> list[st
                                    row.reserved_id))
     claims.update({c.item_id: c.attempt for c in reserved})
     if reserved:
-        _render_and_record(rt, job_id, form, actor, user, plans, reserved, today, states)
+        _render_and_record(rt, form, actor, user, plans, reserved, today, states,
+                           renderer or _overlay_for(job_id, form, rt))
     return [states[i] for i in ids]
 
 
-def _render_and_record(rt: Runtime, job_id: str, form: Any, actor: Staff, user: User,
-                       plans: dict[int, Any], reserved: list[_Claim], today: dt.date,
-                       states: dict[int, str | None]) -> None:
-    from doc_service.services import documents
-
-    drafts = documents.render_drafts(  # 3. render, holding no lock
+def _render_and_record(rt: Runtime, form: FormSpec, actor: Staff, user: User,
+                       plans: dict[int, IssuePlan], reserved: list[_Claim], today: dt.date,
+                       states: dict[int, str | None], renderer: DocumentRenderer) -> None:
+    drafts = render_drafts(  # 3. render, holding no lock
         rt, [(plans[c.item_id], c.number, c.doc_id, c.code) for c in reserved],
-        today=today, renderer=_overlay_for(job_id, form, rt))
+        today=today, renderer=renderer)
     with rt.sessions.begin() as session:  # 4. record what is still ours
         for claim, draft in zip(reserved, drafts, strict=True):
             if isinstance(draft, DocServiceError):
@@ -184,7 +187,7 @@ def _render_and_record(rt: Runtime, job_id: str, form: Any, actor: Staff, user: 
                         .values(state=ItemState.DONE, error=None, updated_at=utcnow())))
                     if done != 1:
                         raise _ClaimLost  # claimed again meanwhile: that runner records it
-                    documents.record_issue(rt, session, actor, user, plans[claim.item_id],
+                    record_issue(rt, session, actor, user, plans[claim.item_id],
                                            draft)
                     session.flush()
                     session.execute(update(BatchItem).where(BatchItem.id == claim.item_id)
@@ -223,17 +226,14 @@ class _ClaimLost(Exception):
     """Rolls back a result that is no longer this runner's to record."""
 
 
-_OVERLAYS: dict[str, Any] = {}
+_OVERLAYS: dict[str, OverlayRenderer] = {}
 _OVERLAYS_LOCK = threading.Lock()
 
 
-def _overlay_for(job_id: str, form: Any, rt: Runtime) -> Any:
+def _overlay_for(job_id: str, form: FormSpec, rt: Runtime) -> OverlayRenderer:
     """This process's overlay renderer for a job: the form laid out once, each student's
     values drawn over it (``rendering.overlay``; it renders in full where that would not
     be exact)."""
-    from doc_service.rendering.overlay import OverlayRenderer
-    from doc_service.rendering.pdf import default_renderer
-
     with _OVERLAYS_LOCK:
         overlay = _OVERLAYS.get(job_id)
         if overlay is None:

@@ -34,7 +34,8 @@ from doc_service.services.access import (
     require_staff,
 )
 from doc_service.services.audit import audit
-from doc_service.services.runtime import Runtime
+from doc_service.services.documents import revise_document
+from doc_service.services.runtime import Runtime, joined_runtime
 from doc_service.storage.batch_models import CorrectionRequest, CorrectionStatus
 from doc_service.storage.models import (
     DocStatus,
@@ -136,9 +137,6 @@ def corrections_for(rt: Runtime, actor: Actor, doc_id: str) -> list[CorrectionRe
 def accept_correction(rt: Runtime, actor: Actor, request_id: int, remark: str = ""
                       ) -> CorrectionRequest:
     """Reissue the document with the corrected data; its chain starts again."""
-    from doc_service.services.documents import revise_document
-    from doc_service.services.runtime import joined_runtime
-
     user = require_staff(actor, Role.REGISTRAR)
     remark = (remark or "").strip()[:MAX_NOTE]
     with rt.engine.connect() as conn, conn.begin():

@@ -9,21 +9,21 @@ not know yet. A year with an override marked ``complete`` counts as known.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
-from doc_service.calendar import WorkCalendar
+from doc_service.calendar import Deadline, WorkCalendar
 from doc_service.calendar.overrides import DayOverride, InMemoryOverrides
+from doc_service.storage.models import HolidayOverride
 
 COMPLETE_NOTE = "全年安排已录入"
 """An override row whose note is this marks its whole year as complete."""
 
 
-def load_overrides(rt: Any) -> InMemoryOverrides:
-    from doc_service.storage.models import HolidayOverride
-
-    with rt.sessions() as session:
+def stored_overrides(sessions: sessionmaker[Session]) -> InMemoryOverrides:
+    """The override table as the calendar reads it."""
+    with sessions() as session:
         rows = list(session.scalars(select(HolidayOverride)))
     days = [DayOverride(r.day, r.is_workday, r.note) for r in rows]
     complete = {r.day.year for r in rows if r.note == COMPLETE_NOTE}
@@ -39,7 +39,7 @@ class ServiceCalendar:
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
         return self.calendar.add_working_days(start, n).date
 
-    def deadline(self, start: dt.date, n: int) -> Any:
+    def deadline(self, start: dt.date, n: int) -> Deadline:
         """The :class:`~doc_service.calendar.Deadline`, with its coverage warning."""
         return self.calendar.add_working_days(start, n)
 
@@ -47,5 +47,6 @@ class ServiceCalendar:
         return self.calendar.is_workday(day)
 
 
-def make_calendar(rt: Any) -> ServiceCalendar:
-    return ServiceCalendar(WorkCalendar(load_overrides(rt)))
+def make_calendar(sessions: sessionmaker[Session]) -> ServiceCalendar:
+    """The calendar with the override table as it is now (the runtime's calendar source)."""
+    return ServiceCalendar(WorkCalendar(stored_overrides(sessions)))

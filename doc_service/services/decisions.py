@@ -323,9 +323,7 @@ def _project(rt: Runtime, doc: Document, transition: Transition, now: dt.datetim
 
 def _after_seal(rt: Runtime, doc: Document) -> None:
     """Hand a sealed document to the archive (once the archive is wired in)."""
-    hook = rt.settings.get("on_sealed")
-    if hook is not None:
-        hook(rt, doc)
+    rt.on_sealed(rt, doc)
 
 
 # ---- many at once, and after sealing ------------------------------------------------------

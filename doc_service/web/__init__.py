@@ -1,18 +1,40 @@
-"""The Flask application factory: the one place that wires every part together."""
+"""The Flask application factory: configuration, the runtime, extensions and blueprints.
+
+The runtime comes from the composition root (``bootstrap.build_runtime``) unless a test
+hands one in; every blueprint is registered here, by name.
+"""
 
 from __future__ import annotations
 
 import os
-import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from doc_service.config import instance_path
+from doc_service.bootstrap import build_runtime
+from doc_service.config import instance_path, instance_secret
+from doc_service.forms.spec import FieldSpec, FieldType
+from doc_service.rendering.context import cn_date, cn_month
+from doc_service.services.runtime import Runtime
+from doc_service.web import (
+    api,
+    archive_pages,
+    auth,
+    batch_pages,
+    errors,
+    pages,
+    security,
+    sign,
+    staff,
+)
+
+BLUEPRINTS = (pages.bp, api.bp, staff.bp, sign.bp, batch_pages.bp, archive_pages.bp)
+"""Public pages, the JSON API, staff pages, phone signing pages (``/d/<code>``), batch
+pages, archive and public verification pages; ``auth`` registers its own."""
 
 
-def create_app(test_config: dict[str, Any] | None = None, runtime: Any = None) -> Flask:
+def create_app(test_config: dict[str, Any] | None = None,
+               runtime: Runtime | None = None) -> Flask:
     instance = instance_path()
     app = Flask(__name__, instance_path=str(instance), instance_relative_config=True)
     app.config.from_mapping(
@@ -32,59 +54,22 @@ def create_app(test_config: dict[str, Any] | None = None, runtime: Any = None) -
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     if runtime is None:
-        from doc_service.migrations import upgrade
-        from doc_service.services.runtime import open_runtime
-
-        runtime = open_runtime(instance, secret_key=app.config["SECRET_KEY"])
-        upgrade(runtime.engine)
+        runtime = build_runtime(instance, secret_key=app.config["SECRET_KEY"], migrate=True)
     runtime.secret_key = app.config["SECRET_KEY"]
     app.extensions["runtime"] = runtime
     app.extensions["institution"] = runtime.institution
-
-    from doc_service.web import api, auth, errors, pages, security
 
     app.jinja_env.filters["paper"] = paper_value
     security.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    _register_optional(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
     return app
 
 
-def _register_optional(app: Flask) -> None:
-    """Blueprints of parts built separately (staff pages, signing pages, archive pages)."""
-    import importlib
-
-    for name in ("staff", "sign", "batch_pages", "archive_pages"):
-        try:
-            module = importlib.import_module(f"doc_service.web.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"doc_service.web.{name}":
-                raise
-            continue
-        app.register_blueprint(module.bp)
-
-
-def instance_secret(instance: os.PathLike[str] | str) -> str:
-    """A per-instance random secret, created once with owner-only permissions."""
-    path = Path(instance) / "secret_key"
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
-    return path.read_text().strip()
-
-
-def paper_value(value: Any, field: Any) -> str:
+def paper_value(value: Any, field: FieldSpec) -> str:
     """A field's value as the paper form prints it (2007年5月16日, 4年, 甲、乙)."""
-    from doc_service.forms.spec import FieldType
-    from doc_service.rendering.context import cn_date, cn_month
-
     if value in (None, "", []):
         return "—"
     if isinstance(value, list):
@@ -98,7 +83,3 @@ def paper_value(value: Any, field: Any) -> str:
     except ValueError:
         return text
     return f"{text}{field.unit}"
-
-
-def runtime_of(app: Flask) -> Any:
-    return app.extensions["runtime"]

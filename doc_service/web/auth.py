@@ -31,6 +31,7 @@ from werkzeug.security import check_password_hash
 from doc_service.errors import AuthError
 from doc_service.services.access import Actor, Staff
 from doc_service.services.audit import audit
+from doc_service.services.identity import actor_from_token
 from doc_service.storage.models import User
 from doc_service.web.security import client_ip, rate_limited
 
@@ -69,8 +70,6 @@ def current_actor(doc_id: str | None = None) -> Actor | None:
                 raise AuthError("API 令牌无效")
             actor = Staff(user)
         else:
-            from doc_service.services.identity import actor_from_token
-
             actor = actor_from_token(runtime(), token)
     elif session.get("user_id"):
         user = _user_by_id(int(session["user_id"]))
@@ -151,5 +150,4 @@ def init_app(app: Flask) -> None:
             staff = current_staff()
         except AuthError:
             staff = None
-        return {"me": staff.user if staff else None, "school": runtime().institution,
-                "has_endpoint": lambda name: name in current_app.view_functions}
+        return {"me": staff.user if staff else None, "school": runtime().institution}

@@ -19,7 +19,12 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from doc_service.bootstrap import build_runtime
+from doc_service.commands.batch import staff_actor
 from doc_service.forms.idcard import make_id_number
+from doc_service.services.demo import ensure_keys, load_demo
+from doc_service.services.roster_import import import_roster
+from doc_service.storage.models import Role, SchoolClass, User
 from tests.conftest import database_for_tests
 
 HEADER = ["学号", "姓名", "性别", "证件号码", "考生号", "民族", "院系", "专业", "班级",
@@ -79,13 +84,8 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory, db_url: str) -> Iterator[Any]:
-    from doc_service.migrations import upgrade
-    from doc_service.services.demo import ensure_keys, load_demo
-    from doc_service.services.runtime import open_runtime
-
     instance = tmp_path_factory.mktemp("batch-svc")
-    rt = open_runtime(instance, secret_key="test-secret", url=db_url)
-    upgrade(rt.engine)
+    rt = build_runtime(instance, secret_key="test-secret", database_url=db_url, migrate=True)
     load_demo(rt)
     ensure_keys(rt)
     yield rt
@@ -93,8 +93,6 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, db_url: str) -> Iterator[A
 
 
 def staff(rt: Any, username: str) -> Any:
-    from doc_service.commands.batch import staff_actor
-
     return staff_actor(rt, username)
 
 
@@ -105,8 +103,6 @@ def registrar(runtime: Any) -> Any:
 
 def assign_teachers(rt: Any, class_nos: Sequence[str]) -> dict[str, str]:
     """Give each class a new class teacher account; class number → username."""
-    from doc_service.storage.models import Role, SchoolClass, User
-
     out = {}
     with rt.sessions.begin() as session:
         for class_no in class_nos:
@@ -125,8 +121,6 @@ def assign_teachers(rt: Any, class_nos: Sequence[str]) -> dict[str, str]:
 def import_generated(rt: Any, actor: Any, classes: dict[str, range],
                      college: str = "信息工程学院") -> list[dict[str, str]]:
     """Import a generated roster: class number → serials of its students."""
-    from doc_service.services.roster_import import import_roster
-
     rows = [roster_student(i, class_no, college) for class_no, serials in classes.items()
             for i in serials]
     result = import_roster(rt, actor, xlsx_bytes(rows), "生成名册.xlsx", commit=True,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from doc_service.errors import ValidationError, WorkflowError
+from doc_service.errors import PermissionDeniedError, ValidationError, WorkflowError
 from doc_service.services import batch
 from doc_service.services.bundles import approve_class, class_overview
 from doc_service.services.decisions import approve_many, record_decision
@@ -42,7 +42,6 @@ def test_missing_shared_data_is_refused_before_any_job(runtime: Any, registrar: 
 
 
 def test_an_issuer_cannot_batch_another_college(runtime: Any) -> None:
-    from doc_service.errors import PermissionDeniedError
 
     with pytest.raises(PermissionDeniedError):
         batch.start_batch(runtime, staff(runtime, "jy-issuer"), FORM, colleges=["信息工程学院"],

@@ -10,7 +10,12 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from doc_service.errors import ConflictError, PermissionDeniedError, ValidationError
+from doc_service.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from doc_service.services import batch
 from doc_service.services.bundles import class_bundle, class_overview
 from doc_service.services.corrections import (
@@ -75,7 +80,6 @@ def test_class_bundle_has_each_student_in_order_with_their_own_qr(
 
 
 def test_a_class_teacher_of_another_class_gets_no_bundle(runtime: Any) -> None:
-    from doc_service.errors import NotFoundError
 
     with pytest.raises(NotFoundError):
         class_bundle(runtime, staff(runtime, "jy-teacher1"), class_id(runtime, "计科2601"), FORM)

@@ -14,6 +14,7 @@ from doc_service.services.decisions import record_decision
 from doc_service.services.identity import prove_identity
 from doc_service.storage.batch_models import BatchItem
 from doc_service.storage.models import Document, SchoolClass, User
+from doc_service.web import create_app
 from tests.batch.conftest import EXTRA, assign_teachers, roster_student, xlsx_bytes
 
 CSRF = "test-csrf-token"
@@ -21,8 +22,6 @@ CSRF = "test-csrf-token"
 
 @pytest.fixture(scope="module")
 def app(runtime: Any) -> Any:
-    from doc_service.web import create_app
-
     return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "RATELIMIT_ENABLED": False},
                       runtime=runtime)
 

@@ -9,15 +9,19 @@ failure is named on the item.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from doc_service.errors import RenderError
-from doc_service.services import batch, batch_items, documents
+from doc_service.errors import DocServiceError, RenderError
+from doc_service.rendering.pdf import default_renderer
+from doc_service.services import batch, batch_items
 from doc_service.storage.batch_models import BatchItem, ItemState
-from doc_service.storage.models import Document
+from doc_service.storage.models import Document, SchoolClass
 from tests.batch.conftest import EXTRA, assign_teachers, import_generated
 
 FORM = "verification_checklist"
@@ -45,17 +49,41 @@ class Interrupted(BaseException):
     """Stands for the process dying mid-render (not an Exception: nothing catches it)."""
 
 
+class FakeRenderer:
+    """The real renderer (each document in full), with something done first: ``before``
+    gets the group's render requests and may raise, or change the world meanwhile."""
+
+    def __init__(self, before: Callable[[Sequence[Any]], None]) -> None:
+        self.before = before
+        self.real = default_renderer()
+
+    def render(self, *request: Any) -> Any:
+        return self.render_many([request])[0]
+
+    def render_many(self, requests: Sequence[Any]) -> list[Any]:
+        self.before(requests)
+        out: list[Any] = []
+        for request in requests:
+            try:
+                out.append(self.real.render(*request))
+            except DocServiceError as e:
+                out.append(e)
+        return out
+
+
+def raising(error: BaseException) -> FakeRenderer:
+    def fail(_requests: Sequence[Any]) -> None:
+        raise error
+
+    return FakeRenderer(fail)
+
+
 def test_a_runner_killed_mid_render_is_resumed_under_the_same_number(
-        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        runtime: Any, registrar: Any) -> None:
     job_id, ids = start(runtime, registrar, "预留2701", range(52_000, 52_003))
 
-    def die(*_a: Any, **_k: Any) -> Any:
-        raise Interrupted
-
-    with monkeypatch.context() as m:
-        m.setattr(documents, "render_drafts", die)
-        with pytest.raises(Interrupted):
-            batch_items.issue_item(runtime, ids[0])
+    with pytest.raises(Interrupted):
+        batch_items.issue_item(runtime, ids[0], renderer=raising(Interrupted()))
     stuck = item(runtime, ids[0])
     assert stuck.state == ItemState.ISSUING and stuck.number and stuck.reserved_id
     assert not batch.batch_progress(runtime, registrar, job_id).finished
@@ -81,14 +109,11 @@ def test_a_runner_killed_mid_render_is_resumed_under_the_same_number(
 
 
 def test_a_render_failure_after_the_reservation_names_the_unused_number(
-        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        runtime: Any, registrar: Any) -> None:
     job_id, ids = start(runtime, registrar, "预留2702", range(52_010, 52_012))
 
-    def broken(*_a: Any, **_k: Any) -> Any:
-        raise RenderError("PDF 生成失败：测试")
-
-    monkeypatch.setattr(documents, "render_drafts", broken)
-    assert batch_items.issue_item(runtime, ids[0]) == ItemState.FAILED
+    broken = raising(RenderError("PDF 生成失败：测试"))
+    assert batch_items.issue_item(runtime, ids[0], renderer=broken) == ItemState.FAILED
     failed = item(runtime, ids[0])
     assert failed.state == ItemState.FAILED and failed.document_id is None
     assert failed.number and f"预留文号 {failed.number} 作废" in (failed.error or "")
@@ -96,24 +121,27 @@ def test_a_render_failure_after_the_reservation_names_the_unused_number(
     assert progress.failed == 1 and "作废" in progress.errors[0].message
 
 
+def put_back(rt: Any, item_id: int) -> None:
+    """What a resume does to a claimed item: ``pending`` again, reservation kept."""
+    with rt.sessions.begin() as s:
+        s.execute(update(BatchItem).where(BatchItem.id == item_id)
+                  .values(state=ItemState.PENDING))
+
+
 def test_only_the_current_claim_records_when_two_runners_race(
-        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        runtime: Any, registrar: Any) -> None:
     job_id, ids = start(runtime, registrar, "预留2703", range(52_020, 52_021))
-    real = documents.render_drafts
     second: list[str | None] = []
 
-    def slow_first_runner(*a: Any, **k: Any) -> Any:
+    def second_runner_meanwhile(_requests: Sequence[Any]) -> None:
         # While the first runner renders, a resume puts the item back and a second
         # runner claims, renders and records it.
-        monkeypatch.setattr(documents, "render_drafts", real)
-        with runtime.sessions.begin() as s:
-            s.execute(BatchItem.__table__.update().where(BatchItem.id == ids[0])
-                      .values(state=ItemState.PENDING))
+        put_back(runtime, ids[0])
         second.append(batch_items.issue_item(runtime, ids[0]))
-        return real(*a, **k)
 
-    monkeypatch.setattr(documents, "render_drafts", slow_first_runner)
-    assert batch_items.issue_item(runtime, ids[0]) is None  # its claim was superseded
+    slow_first_runner = FakeRenderer(second_runner_meanwhile)
+    assert batch_items.issue_item(runtime, ids[0],
+                                  renderer=slow_first_runner) is None  # claim superseded
     assert second == [ItemState.DONE]
     with runtime.sessions() as s:
         count = s.scalar(select(func.count()).select_from(Document).join(
@@ -123,34 +151,28 @@ def test_only_the_current_claim_records_when_two_runners_race(
 
 
 def test_a_resumed_runner_that_was_only_slow_may_still_record(
-        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        runtime: Any, registrar: Any) -> None:
     """A resume while the runner is alive: nobody claimed again, so its result stands."""
     job_id, ids = start(runtime, registrar, "预留2704", range(52_030, 52_031))
-    real = documents.render_drafts
 
-    def resumed_meanwhile(*a: Any, **k: Any) -> Any:
-        with runtime.sessions.begin() as s:
-            s.execute(BatchItem.__table__.update().where(BatchItem.id == ids[0])
-                      .values(state=ItemState.PENDING))
-        return real(*a, **k)
-
-    monkeypatch.setattr(documents, "render_drafts", resumed_meanwhile)
-    assert batch_items.issue_item(runtime, ids[0]) == ItemState.DONE
-    monkeypatch.setattr(documents, "render_drafts", real)
+    resumed_meanwhile = FakeRenderer(lambda _requests: put_back(runtime, ids[0]))
+    assert batch_items.issue_item(runtime, ids[0], renderer=resumed_meanwhile) == ItemState.DONE
     assert batch_items.issue_item(runtime, ids[0]) is None  # the re-handed copy finds it done
     assert batch.batch_progress(runtime, registrar, job_id).done == 1
 
 
-def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+class NotHere(BaseException):
+    """Raised if a pooled job renders in the calling process (not an Exception: the
+    runner's own error handling must not swallow it)."""
+
+
+def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any) -> None:
     job_id, ids = start(runtime, registrar, "预留2705", range(52_400, 52_500))
 
-    def not_here(*_a: Any, **_k: Any) -> Any:
-        raise AssertionError("a pooled job must not issue in the calling process")
-
-    monkeypatch.setattr(batch, "issue_items", not_here)  # the spawned processes import anew
+    not_here = raising(NotHere("a pooled job must not issue in the calling process"))
     seen: list[str] = []
-    batch.run_batch(runtime, job_id, processes=2, on_item=lambda _i, state: seen.append(state))
+    batch.run_batch(runtime, job_id, processes=2, on_item=lambda _i, state: seen.append(state),
+                    renderer=not_here)  # the spawned processes render with their own
     progress = batch.batch_progress(runtime, registrar, job_id)
     assert progress.done == 100 and progress.finished and progress.status == "done"
     assert seen == [ItemState.DONE] * 100
@@ -164,15 +186,11 @@ def test_a_big_job_is_spread_over_processes(runtime: Any, registrar: Any,
 def test_a_runtime_other_processes_cannot_open_issues_in_this_process(
         runtime: Any, registrar: Any) -> None:
     """A store that keeps blobs in this process: spawned processes would write elsewhere."""
-    import dataclasses
-
     class MemoryStore:
         def __init__(self) -> None:
             self.blobs: dict[str, bytes] = {}
 
         def put(self, data: bytes) -> str:
-            import hashlib
-
             sha = hashlib.sha256(data).hexdigest()
             self.blobs[sha] = data
             return sha
@@ -203,24 +221,25 @@ def test_a_group_reserves_consecutive_numbers_in_class_order(
     assert batch.batch_progress(runtime, registrar, job_id).done == 5
 
 
-def test_one_refused_document_does_not_undo_its_group(
-        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from doc_service.errors import WorkflowError
+def test_one_refused_document_does_not_undo_its_group(runtime: Any, registrar: Any) -> None:
+    # The third student's class loses its teacher while the group renders: recording that
+    # document is refused (its chain has no class teacher), inside its own savepoint.
+    classes = {"预留2708": range(52_310, 52_312), "预留2708B": range(52_312, 52_313),
+               "预留2708C": range(52_313, 52_314)}
+    import_generated(runtime, registrar, classes)
+    assign_teachers(runtime, list(classes))
+    job_id = batch.start_batch(runtime, registrar, FORM, classes=list(classes),
+                               extra_data=EXTRA, dispatch=False).job_id
+    with runtime.sessions() as s:
+        ids = list(s.scalars(select(BatchItem.id).where(BatchItem.job_id == job_id)
+                             .order_by(BatchItem.position)))
 
-    job_id, ids = start(runtime, registrar, "预留2708", range(52_310, 52_314))
-    real = documents.record_issue
-    victim = item(runtime, ids[2]).student_id
+    def teacher_leaves(_requests: Sequence[Any]) -> None:
+        with runtime.sessions.begin() as s:
+            s.execute(update(SchoolClass).where(SchoolClass.class_no == "预留2708B")
+                      .values(teacher_id=None))
 
-    def refuse_one(rt: Any, session: Any, actor: Any, user: Any, plan: Any, draft: Any,
-                   **k: Any) -> Any:
-        doc = real(rt, session, actor, user, plan, draft, **k)
-        if plan.student_id == victim:
-            session.flush()  # written, then refused: the savepoint must take it back
-            raise WorkflowError("班主任已调离，无法生成签批流程")
-        return doc
-
-    monkeypatch.setattr(documents, "record_issue", refuse_one)
-    states = batch_items.issue_items(runtime, ids)
+    states = batch_items.issue_items(runtime, ids, renderer=FakeRenderer(teacher_leaves))
     assert states == [ItemState.DONE, ItemState.DONE, ItemState.FAILED, ItemState.DONE]
     failed = item(runtime, ids[2])
     assert failed.document_id is None and f"预留文号 {failed.number} 作废" in (failed.error or "")
@@ -232,17 +251,15 @@ def test_one_refused_document_does_not_undo_its_group(
 
 
 def test_an_unexpected_error_in_a_group_issues_its_items_one_by_one(
-        runtime: Any, registrar: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        runtime: Any, registrar: Any) -> None:
     job_id, ids = start(runtime, registrar, "预留2709", range(52_320, 52_323))
-    real = documents.render_drafts
 
-    def breaks_on_groups(rt: Any, drafts: Any, **k: Any) -> Any:
-        if len(drafts) > 1:
+    def groups_break(requests: Sequence[Any]) -> None:
+        if len(requests) > 1:
             raise RuntimeError("a bug that only a group meets")
-        return real(rt, drafts, **k)
 
-    monkeypatch.setattr(documents, "render_drafts", breaks_on_groups)
-    assert batch_items.issue_items(runtime, ids) == [ItemState.DONE] * 3
+    breaks_on_groups = FakeRenderer(groups_break)
+    assert batch_items.issue_items(runtime, ids, renderer=breaks_on_groups) == [ItemState.DONE] * 3
     for i in ids:
         done = item(runtime, i)
         # Claimed twice (the group, then alone), under the number the group reserved.

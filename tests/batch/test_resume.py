@@ -18,6 +18,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from redis import Redis
 from sqlalchemy import func, select
 
 from doc_service.services import batch
@@ -98,8 +99,6 @@ def test_cli_batch_killed_with_sigkill_resumes_without_issuing_twice(
 
 def _redis_up() -> bool:
     try:
-        from redis import Redis
-
         return bool(Redis.from_url("redis://127.0.0.1:6379/0").ping())
     except Exception:  # any failure means: no Redis here
         return False

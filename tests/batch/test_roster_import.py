@@ -7,11 +7,19 @@ import subprocess
 import sys
 from typing import Any
 
+import openpyxl
 from sqlalchemy import func, select
 
 from doc_service.services.roster_import import import_roster
 from doc_service.storage.models import SchoolClass, Student
-from tests.batch.conftest import csv_bytes, roster_student, staff, subprocess_env, xlsx_bytes
+from tests.batch.conftest import (
+    HEADER,
+    csv_bytes,
+    roster_student,
+    staff,
+    subprocess_env,
+    xlsx_bytes,
+)
 
 
 def count_students(rt: Any, prefix: str) -> int:
@@ -115,9 +123,7 @@ def test_cli_reports_then_imports_in_chinese(runtime: Any, db_url: str, tmp_path
 
 def test_cli_names_the_sheet_of_a_bad_row_in_a_workbook_of_classes(
         runtime: Any, db_url: str, tmp_path: Any) -> None:
-    import openpyxl
 
-    from tests.batch.conftest import HEADER
 
     wb = openpyxl.Workbook()
     for sheet, serials in (("网络2707班", range(700, 702)), ("网络2708班", range(710, 712))):

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from doc_service.bootstrap import build_runtime
+from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
+from doc_service.web import create_app
 from tests.conftest import database_for_tests
 
 
@@ -21,13 +24,8 @@ def db_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory: pytest.TempPathFactory, db_url: str) -> Any:
-    from doc_service.migrations import upgrade
-    from doc_service.services.demo import ensure_keys, load_demo
-    from doc_service.services.runtime import open_runtime
-
     instance = tmp_path_factory.mktemp("svc")
-    rt = open_runtime(instance, secret_key="test-secret", url=db_url)
-    upgrade(rt.engine)
+    rt = build_runtime(instance, secret_key="test-secret", database_url=db_url, migrate=True)
     load_demo(rt)
     ensure_keys(rt)
     yield rt
@@ -36,8 +34,6 @@ def runtime(tmp_path_factory: pytest.TempPathFactory, db_url: str) -> Any:
 
 @pytest.fixture(scope="session")
 def app(runtime: Any) -> Any:
-    from doc_service.web import create_app
-
     return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "RATELIMIT_ENABLED": False},
                       runtime=runtime)
 
@@ -49,15 +45,11 @@ def client(app: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def accounts(runtime: Any) -> dict[str, dict[str, Any]]:
-    from doc_service.services.demo import demo_accounts
-
     return {a["username"]: a for a in demo_accounts(runtime)}
 
 
 @pytest.fixture(scope="session")
 def students(runtime: Any) -> list[dict[str, Any]]:
-    from doc_service.services.demo import demo_students
-
     return demo_students(runtime)
 
 

@@ -39,9 +39,9 @@ def _pg_base() -> str:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def race_rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[Any]:
+    from doc_service.bootstrap import build_runtime
     from doc_service.migrations import upgrade
     from doc_service.services.demo import ensure_keys, load_demo
-    from doc_service.services.runtime import open_runtime
 
     admin, schema = None, None
     if request.param == "sqlite":
@@ -53,7 +53,8 @@ def race_rt(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         with admin.begin() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
         url = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    rt = open_runtime(tmp_path_factory.mktemp("race-svc"), secret_key="race-secret", url=url)
+    rt = build_runtime(tmp_path_factory.mktemp("race-svc"), secret_key="race-secret",
+                       database_url=url)
     try:
         upgrade(rt.engine)
         load_demo(rt)
