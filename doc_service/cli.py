@@ -11,7 +11,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -19,7 +19,9 @@ from doc_service.config import instance_path, load_institution
 from doc_service.errors import DocServiceError, ValidationError
 
 
-def _fail(error: DocServiceError, as_json: bool = False) -> None:
+def exit_with_error(error: DocServiceError, as_json: bool = False) -> NoReturn:
+    """Print ``error`` in Chinese (or as JSON for programs) to stderr and exit: 2 for bad
+    data, 1 otherwise."""
     if as_json:
         click.echo(json.dumps(error.to_dict(), ensure_ascii=False, indent=2), err=True)
     else:
@@ -92,7 +94,7 @@ def render_cmd(form_id: str, data_file: Path, out: Path, docx_out: Path | None,
         doc = issue_standalone(engine, form_id, raw, load_institution(instance),
                                with_docx=docx_out is not None, number=number)
     except DocServiceError as e:
-        _fail(e, as_json)
+        exit_with_error(e, as_json)
         return
     finally:
         engine.dispose()

@@ -31,7 +31,7 @@ def _runtime() -> Any:
 
 
 def _fail(e: DocServiceError, as_json: bool = False) -> None:
-    from doc_service.cli import _fail as cli_fail
+    from doc_service.cli import exit_with_error as cli_fail
 
     cli_fail(e, as_json)
 

@@ -135,10 +135,8 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     """Render FORM_ID with DATA.json and run its default chain with demo signers."""
     from doc_service.config import load_institution
     from doc_service.errors import DocServiceError
-    from doc_service.issuing import render_document
-    from doc_service.rendering.context import DocumentMeta
+    from doc_service.issuing import render_standalone
     from doc_service.rendering.fonts import ensure_fonts
-    from doc_service.rendering.qr import new_code
 
     try:
         data = json.loads(data_json.read_text("utf-8"))
@@ -150,12 +148,11 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     ks = open_keystore()
     if not ks.initialized:
         ks.init_institution(institution.name, list(institution.colleges))
-    code = new_code()
     doc_id = f"demo-{form_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
-    meta = DocumentMeta.issued(institution, f"演示〔{datetime.now(UTC):%Y}〕1号", code,
-                               document_id=doc_id)
     try:
-        rendered = render_document(form_id, data, meta, institution)
+        rendered = render_standalone(form_id, data, institution,
+                                     number=f"演示〔{datetime.now(UTC):%Y}〕1号",
+                                     document_id=doc_id)
     except DocServiceError as e:
         raise click.ClickException(str(e)) from e
     college = rendered.data.get("college")

@@ -31,7 +31,7 @@ from doc_service.errors import (
 )
 from doc_service.services.access import Actor, Staff, can_sign_step, require_view
 from doc_service.services.audit import audit
-from doc_service.services.documents import _find_document, activate_step
+from doc_service.services.documents import activate_step, find_document
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import (
     ChainRecordRow,
@@ -151,7 +151,7 @@ def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comme
         # A NUL would be refused by PostgreSQL mid-write; other controls garble the stamp.
         raise ValidationError([FieldError("comment", "意见含有不可见的控制字符", "control_char")])
     with rt.sessions() as session:
-        doc = _find_document(session, doc_id)
+        doc = find_document(session, doc_id)
         require_view(session, actor, doc)
         if doc.status != DocStatus.IN_PROGRESS:
             raise WorkflowError("该文书已不在签批中（已办结、已退回或已被取代）")
@@ -203,7 +203,7 @@ def record_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str, comme
             session.add(ChainRecordRow(document_id=doc_id, position=record.position,
                                        record=record.to_dict(), record_hash=record.record_hash,
                                        pdf_sha256=new_sha))
-            doc = _find_document(session, doc_id)
+            doc = find_document(session, doc_id)
             _advance(rt, session, doc, record, now_naive)
             audit(session, actor, "reject" if kind is Decision.REJECT else "sign", "document",
                   doc_id, ip=ip, position=record.position, role=record.role,
@@ -295,7 +295,7 @@ def mark_chsi_done(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = N
 
     user = require_staff(actor, Role.REGISTRAR)
     with rt.sessions.begin() as session:
-        doc = _find_document(session, doc_id, lock=True)
+        doc = find_document(session, doc_id, lock=True)
         if doc.chsi_due_on is None:
             raise WorkflowError("该文书不需要在学信网标注")
         if doc.chsi_marked_at is not None:
