@@ -8,7 +8,7 @@ taken (``take_number``); ``render_draft`` renders the draft PDF (with its QR cod
 ``build_meta``) and stores it; ``record_issue`` adds the document and its steps.
 A batch (``services.batch``) runs the same steps with the number reserved first, so
 it renders outside any lock and several workers issue at once; the command line
-(``doc_service.issuing``) runs the first two and records nothing.
+(``doc_service.issuing``) validates, numbers and renders the same way and records nothing.
 
 The ports a step uses are arguments, defaulting from the runtime: the renderer
 (``default_renderer()``), the file store (``rt.store``) and the clock
@@ -77,15 +77,12 @@ _STUDENT_NO = re.compile(r"[A-Za-z0-9]{1,20}")
 
 
 class Clock(Protocol):
-    """Where issuing reads the time: :class:`SystemClock`, or a test's fixed clock."""
+    """Where issuing reads the time: ``now`` in UTC, naive (as the tables store it), and
+    ``today``, the date a document issued now carries."""
 
-    def now(self) -> dt.datetime:
-        """Now in UTC, naive (as the tables store it)."""
-        ...
+    def now(self) -> dt.datetime: ...
 
-    def today(self) -> dt.date:
-        """The date a document issued now carries."""
-        ...
+    def today(self) -> dt.date: ...
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from doc_service.forms.spec import FormSpec
 from doc_service.rendering.context import DocumentMeta
 from doc_service.rendering.pdf import RenderedPdf, SignatureArea
 from doc_service.services.runtime import Runtime
+from doc_service.storage import batch_models  # noqa: F401 - adds the batch tables to Base
 from doc_service.storage.models import Base
 
 # --- issuing: renderer, file store, clock, runtime (services/documents.py, issuing.py) --------

@@ -1,6 +1,6 @@
 """Issuing as its steps (plan, render, record), with a fake renderer, store and clock.
 
-A small roster in an empty SQLite database; no WeasyPrint, no keys, no web. The steps'
+A small school in an empty SQLite database; no WeasyPrint, no keys, no web. The steps'
 contracts: planning reads only, rendering touches no table, recording starts the chain at
 the clock's time, and a refused or failed document takes no 文号.
 """
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,6 @@ from doc_service.errors import NotFoundError, RenderError, ValidationError, Work
 from doc_service.forms.spec import load_form
 from doc_service.issuing import issue_standalone, render_standalone
 from doc_service.numbering import peek
-from doc_service.services.access import Staff
 from doc_service.services.documents import (
     build_meta,
     issue_document,
@@ -31,19 +29,10 @@ from doc_service.services.documents import (
     take_number,
 )
 from doc_service.services.runtime import Runtime
-from doc_service.storage.models import (
-    AuditEntry,
-    College,
-    DocStatus,
-    Document,
-    Role,
-    SchoolClass,
-    StepState,
-    Student,
-    User,
-)
+from doc_service.storage.models import AuditEntry, DocStatus, Document, SchoolClass, StepState
 from tests.conftest import example
 from tests.services.fakes import FakeRenderer, FakeStore, FixedClock, fake_runtime
+from tests.services.school import SmallSchool, add_small_school, staff
 
 FORM = "verification_checklist"
 EXTRA = {"registration_type": "新生学籍注册", "academic_year": "2026-2027"}
@@ -58,51 +47,9 @@ def rt(tmp_path: Path) -> Iterator[Runtime]:
     runtime.engine.dispose()
 
 
-@dataclass(frozen=True)
-class School:
-    student_no: str
-    class_id: int
-    teacher_id: int
-    head_id: int
-
-
-def staff(rt: Runtime, username: str) -> Staff:
-    with rt.sessions() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        assert user is not None
-        return Staff(user)
-
-
 @pytest.fixture
-def school(rt: Runtime) -> School:
-    """交通运输学院 with one class, its teacher and one student (the form's example), an
-    issuer of each college and the registrar's office."""
-    data = example(FORM)
-    with rt.sessions.begin() as session:
-        jy, xx = College(name="交通运输学院"), College(name="信息工程学院")
-        session.add_all([jy, xx])
-        session.flush()
-
-        def user(username: str, role: str, college: College | None) -> User:
-            account = User(username=username, name=username, role=role, password_hash="!",
-                           college_id=college.id if college else None)
-            session.add(account)
-            session.flush()
-            return account
-
-        user("jy-issuer", Role.ISSUER, jy)
-        user("xx-issuer", Role.ISSUER, xx)
-        user("registrar", Role.REGISTRAR, None)
-        head = user("jy-head", Role.COLLEGE_HEAD, jy)
-        teacher = user("jy-teacher", Role.CLASS_TEACHER, jy)
-        jy.head_id = head.id
-        klass = SchoolClass(class_no=data["class_no"], college_id=jy.id, major=data["major"],
-                            grade=2026, teacher_id=teacher.id)
-        session.add(klass)
-        session.flush()
-        session.add(Student(**{k: data[k] for k in Student.SHARED_KEYS}, grade=2026,
-                            college_id=jy.id, class_id=klass.id))
-    return School(data["student_no"], klass.id, teacher.id, head.id)
+def school(rt: Runtime) -> SmallSchool:
+    return add_small_school(rt)
 
 
 def documents_and_last_number(rt: Runtime) -> tuple[int, int]:
@@ -112,7 +59,7 @@ def documents_and_last_number(rt: Runtime) -> tuple[int, int]:
 
 
 def test_a_plan_merges_the_roster_with_what_was_typed_and_writes_nothing(
-        rt: Runtime, school: School) -> None:
+        rt: Runtime, school: SmallSchool) -> None:
     with rt.sessions() as session:
         plan = plan_issue(session, staff(rt, "jy-issuer").user, load_form(FORM), dict(EXTRA),
                           school.student_no)
@@ -122,14 +69,14 @@ def test_a_plan_merges_the_roster_with_what_was_typed_and_writes_nothing(
     assert documents_and_last_number(rt) == (0, 0)
 
 
-def test_another_colleges_student_is_answered_as_unknown(rt: Runtime, school: School) -> None:
+def test_another_colleges_student_is_answered_as_unknown(rt: Runtime, school: SmallSchool) -> None:
     with rt.sessions() as session, pytest.raises(NotFoundError, match="花名册中没有学号"):
         plan_issue(session, staff(rt, "xx-issuer").user, load_form(FORM), dict(EXTRA),
                    school.student_no)
 
 
 def test_a_class_without_teacher_is_refused_before_a_number_is_taken(
-        rt: Runtime, school: School) -> None:
+        rt: Runtime, school: SmallSchool) -> None:
     with rt.sessions.begin() as session:
         klass = session.get(SchoolClass, school.class_id)
         assert klass is not None
@@ -143,7 +90,7 @@ def test_a_class_without_teacher_is_refused_before_a_number_is_taken(
 
 
 def test_a_draft_is_rendered_with_its_number_and_code_into_the_given_store(
-        rt: Runtime, school: School) -> None:
+        rt: Runtime, school: SmallSchool) -> None:
     renderer, store = FakeRenderer(), FakeStore()
     with rt.sessions() as session:
         plan = plan_issue(session, staff(rt, "jy-issuer").user, load_form(FORM), dict(EXTRA),
@@ -163,7 +110,7 @@ def test_a_draft_is_rendered_with_its_number_and_code_into_the_given_store(
     assert documents_and_last_number(rt) == (0, 0)
 
 
-def test_recording_starts_the_chain_at_the_clocks_time(rt: Runtime, school: School) -> None:
+def test_recording_starts_the_chain_at_the_clocks_time(rt: Runtime, school: SmallSchool) -> None:
     issuer = staff(rt, "jy-issuer")
     form = load_form(FORM)
     with rt.sessions.begin() as session:
@@ -191,7 +138,7 @@ def test_recording_starts_the_chain_at_the_clocks_time(rt: Runtime, school: Scho
 
 
 def test_numbers_follow_each_other_and_a_failed_render_gives_its_number_back(
-        rt: Runtime, school: School) -> None:
+        rt: Runtime, school: SmallSchool) -> None:
     issuer, renderer = staff(rt, "jy-issuer"), FakeRenderer()
     first = issue_document(rt, issuer, FORM, dict(EXTRA), student_no=school.student_no,
                            renderer=renderer, clock=CLOCK)
@@ -208,7 +155,7 @@ def test_numbers_follow_each_other_and_a_failed_render_gives_its_number_back(
     assert rt.store.get(second.draft_sha256).startswith(b"%PDF-fake")
 
 
-def test_a_revision_is_a_new_version_under_the_same_number(rt: Runtime, school: School) -> None:
+def test_a_revision_is_a_new_version_under_the_same_number(rt: Runtime, school: SmallSchool) -> None:
     issuer, renderer = staff(rt, "jy-issuer"), FakeRenderer()
     old = issue_document(rt, issuer, FORM, dict(EXTRA), student_no=school.student_no,
                          renderer=renderer, clock=CLOCK)
@@ -229,7 +176,7 @@ def test_a_revision_is_a_new_version_under_the_same_number(rt: Runtime, school: 
         assert (superseded.status, superseded.superseded_by) == (DocStatus.SUPERSEDED, new.id)
 
 
-def test_a_document_not_sent_back_cannot_be_revised(rt: Runtime, school: School) -> None:
+def test_a_document_not_sent_back_cannot_be_revised(rt: Runtime, school: SmallSchool) -> None:
     issuer = staff(rt, "jy-issuer")
     doc = issue_document(rt, issuer, FORM, dict(EXTRA), student_no=school.student_no,
                          renderer=FakeRenderer(), clock=CLOCK)
