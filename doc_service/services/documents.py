@@ -254,9 +254,9 @@ def plan_issue(session: Session, user: User, form: FormSpec, data: dict[str, Any
                      college_id=college.id, class_id=klass.id if klass else None)
 
 
-def render_document(form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
-                    institution: Institution, *, renderer: DocumentRenderer | None = None,
-                    with_docx: bool = False) -> RenderedDocument:
+def render_form(form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
+                institution: Institution, *, renderer: DocumentRenderer | None = None,
+                with_docx: bool = False) -> RenderedDocument:
     """The render step alone: cleaned ``data`` as a PDF (and, with ``with_docx``, a DOCX),
     in memory. Raises RenderError (or MissingGlyphError, per field); stores nothing."""
     pdf = (renderer or default_renderer()).render(form, data, meta, institution)
@@ -276,8 +276,8 @@ def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
     download (most documents are never edited in Word, and rendering it at issue cost a
     fifth of a batch's time)."""
     doc_id, code = doc_id or new_id(), code or new_code()
-    pdf = render_document(plan.form, plan.data, _meta(rt, number, code, today, doc_id, version),
-                          rt.institution, renderer=renderer).pdf
+    pdf = render_form(plan.form, plan.data, _meta(rt, number, code, today, doc_id, version),
+                      rt.institution, renderer=renderer).pdf
     areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
     return Draft(doc_id=doc_id, number=number, code=code, issued_on=today,
                  pdf_sha256=(store or rt.store).put(pdf.pdf), signature_areas=areas)

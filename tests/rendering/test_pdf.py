@@ -9,8 +9,9 @@ import pytest
 
 from doc_service.config import Institution
 from doc_service.errors import MissingGlyphError, RenderError, ValidationError
-from doc_service.issuing import RenderedDocument, render_document
+from doc_service.issuing import render_document
 from doc_service.rendering.context import DocumentMeta
+from doc_service.services.documents import RenderedDocument
 from tests.conftest import example, run_tool
 
 URL = "http://127.0.0.1:8000/d/7KQ2M9XH4P"
