@@ -143,12 +143,11 @@ def demo_chain(form_id: str, data_json: Path, out_path: Path) -> None:
     ks = rt.keystore
     if not ks.initialized:
         ks.init_institution(institution.name, list(institution.colleges))
-    code = new_code()
     doc_id = f"demo-{form_id}-{datetime.now(UTC):%Y%m%d%H%M%S}"
-    meta = DocumentMeta.issued(institution, f"演示〔{datetime.now(UTC):%Y}〕1号", code,
-                               document_id=doc_id)
     try:
-        rendered = render_document(form_id, data, meta, institution)
+        rendered = render_standalone(form_id, data, institution,
+                                     number=f"演示〔{datetime.now(UTC):%Y}〕1号",
+                                     document_id=doc_id)
     except DocServiceError as e:
         raise click.ClickException(str(e)) from e
     college = rendered.data.get("college")

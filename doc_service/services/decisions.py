@@ -41,7 +41,7 @@ from doc_service.services.access import (
     require_view,
 )
 from doc_service.services.audit import audit
-from doc_service.services.documents import _find_document, activate_step, load_document
+from doc_service.services.documents import find_document, activate_step, load_document
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import (
     ChainRecordRow,
@@ -222,7 +222,7 @@ def plan_decision(rt: Runtime, actor: Actor, doc_id: str, decision: str) -> Deci
 
     Reads only; ``decision`` is "approve" (the step's own kind) or "reject"."""
     with rt.sessions() as session:
-        doc = _find_document(session, doc_id)
+        doc = find_document(session, doc_id)
         require_view(session, actor, doc)
         if doc.status != DocStatus.IN_PROGRESS:
             raise WorkflowError("该文书已不在签批中（已办结、已退回或已被取代）")
@@ -279,7 +279,7 @@ def _commit(rt: Runtime, actor: Actor, plan: DecisionPlan, signed: SignedStep, *
             session.add(ChainRecordRow(document_id=plan.doc_id, position=record.position,
                                        record=record.to_dict(), record_hash=record.record_hash,
                                        pdf_sha256=new_sha))
-            _project(rt, _find_document(session, plan.doc_id), signed.transition, now)
+            _project(rt, find_document(session, plan.doc_id), signed.transition, now)
             audit(session, actor, "reject" if record.decision is Decision.REJECT else "sign",
                   "document", plan.doc_id, ip=ip, position=record.position, role=record.role,
                   decision=str(record.decision))
@@ -358,7 +358,7 @@ def mark_chsi_done(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = N
     """The registrar records that the change was marked on 学信网."""
     user = require_staff(actor, Role.REGISTRAR)
     with rt.sessions.begin() as session:
-        doc = _find_document(session, doc_id, lock=True)
+        doc = find_document(session, doc_id, lock=True)
         if doc.chsi_due_on is None:
             raise WorkflowError("该文书不需要在学信网标注")
         if doc.chsi_marked_at is not None:

@@ -4,10 +4,15 @@ Issuing is three steps, which ``issue_document`` runs in one transaction:
 ``plan_issue`` validates with the form's rules and checks the caller's scope and
 that the chain resolves from the roster (the student's class gives the class
 teacher, the college gives its head, the offices sign as pools); the 文号 is
-taken; ``render_draft`` renders the draft PDF (with its QR code) and stores it;
-``record_issue`` adds the document and its steps. A batch (``services.batch``)
-runs the same steps with the number reserved first, so it renders outside any
-lock and several workers issue at once.
+taken (``take_number``); ``render_draft`` renders the draft PDF (with its QR code,
+``build_meta``) and stores it; ``record_issue`` adds the document and its steps.
+A batch (``services.batch``) runs the same steps with the number reserved first, so
+it renders outside any lock and several workers issue at once; the command line
+(``doc_service.issuing``) validates, numbers and renders the same way and records nothing.
+
+The ports a step uses are arguments, defaulting from the runtime: the renderer
+(``default_renderer()``), the file store (``rt.store``) and the clock
+(:data:`SYSTEM_CLOCK`), so a test passes small fakes.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
+from doc_service.config import Institution
 from doc_service.errors import (
     DocServiceError,
     FieldError,
@@ -33,19 +39,27 @@ from doc_service.forms.spec import FormSpec, load_form
 from doc_service.forms.validation import validate
 from doc_service.numbering import next_number
 from doc_service.rendering.context import DocumentMeta
-from doc_service.rendering.pdf import BatchRenderer, DocumentRenderer, default_renderer
+from doc_service.rendering.docx import render_docx
+from doc_service.rendering.pdf import (
+    BatchRenderer,
+    DocumentRenderer,
+    RenderedPdf,
+    default_renderer,
+)
 from doc_service.rendering.qr import new_code
 from doc_service.services.access import (
     POOLED_ROLES,
+    SCHOOL_WIDE,
     Actor,
     Staff,
     require_issue,
     require_staff,
     require_view,
+    teacher_class_ids,
     visible_student,
 )
 from doc_service.services.audit import audit
-from doc_service.services.runtime import Runtime
+from doc_service.services.runtime import BlobStore, Runtime
 from doc_service.storage.models import (
     College,
     DocStatus,
@@ -67,6 +81,29 @@ _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _STUDENT_NO = re.compile(r"[A-Za-z0-9]{1,20}")
 
 
+class Clock(Protocol):
+    """Where issuing reads the time: ``now`` in UTC, naive (as the tables store it), and
+    ``today``, the date a document issued now carries."""
+
+    def now(self) -> dt.datetime: ...
+
+    def today(self) -> dt.date: ...
+
+
+@dataclass(frozen=True)
+class SystemClock:
+    """The machine's clock."""
+
+    def now(self) -> dt.datetime:
+        return utcnow()
+
+    def today(self) -> dt.date:
+        return dt.date.today()
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
+
+
 def well_formed_key(value: object) -> bool:
     """Document ids and QR codes are short ASCII tokens. Anything else (a NUL byte, which
     PostgreSQL refuses in text, or a megabyte of junk) cannot name a document, so it is
@@ -74,7 +111,9 @@ def well_formed_key(value: object) -> bool:
     return isinstance(value, str) and _KEY.fullmatch(value) is not None
 
 
-def _find_document(session: Session, doc_id: str, *, lock: bool = False) -> Document:
+def find_document(session: Session, doc_id: str, *, lock: bool = False) -> Document:
+    """The document ``doc_id`` (locked for update with ``lock``), or NotFoundError. Checks no
+    access: the caller does (``require_view``)."""
     # FOR UPDATE OF documents: PostgreSQL refuses to lock the outer-joined college row.
     doc = (session.get(Document, doc_id, with_for_update={"of": Document} if lock else None)
            if well_formed_key(doc_id) else None)
@@ -129,15 +168,30 @@ def _resolve_chain(session: Session, form: FormSpec, college: College,
 
 
 def activate_step(rt: Runtime, step: Step, now: dt.datetime) -> None:
+    """Make ``step`` the one that waits, due ``STEP_DUE_WORKING_DAYS`` working days on."""
     step.state = StepState.CURRENT
     step.became_current_at = now
     step.due_on = rt.calendar.add_working_days(now.date(), STEP_DUE_WORKING_DAYS)
 
 
+def build_meta(institution: Institution, number: str, code: str, *, issued_on: dt.date,
+               document_id: str = "", version: int = 1) -> DocumentMeta:
+    """What identifies a document on paper (文号, QR code, date, version): the one way
+    issuing, revising, the DOCX download and the command line make it."""
+    return DocumentMeta.issued(institution, number, code, issued_on=issued_on,
+                               version=version, document_id=document_id)
+
+
 def _meta(rt: Runtime, number: str, code: str, issued_on: dt.date, doc_id: str,
           version: int) -> DocumentMeta:
-    return DocumentMeta.issued(rt.institution, number, code, issued_on=issued_on,
-                               version=version, document_id=doc_id)
+    return build_meta(rt.institution, number, code, issued_on=issued_on, document_id=doc_id,
+                      version=version)
+
+
+def take_number(conn: Connection, form: FormSpec, today: dt.date) -> str:
+    """The form's next 文号 in ``today``'s year, taken in ``conn``'s transaction: a rollback
+    gives it back, so a refused document leaves no gap."""
+    return form.format_number(year=today.year, seq=next_number(conn, form.id, today.year))
 
 
 @dataclass(frozen=True)
@@ -162,6 +216,19 @@ class Draft:
     issued_on: dt.date
     pdf_sha256: str
     signature_areas: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderedDocument:
+    """A document rendered in memory: what the command line writes out, and what
+    ``render_draft`` stores."""
+
+    form: FormSpec
+    data: dict[str, Any]
+    """The cleaned data that was rendered."""
+    meta: DocumentMeta
+    pdf: RenderedPdf
+    docx: bytes | None
 
 
 def plan_issue(session: Session, user: User, form: FormSpec, data: dict[str, Any],
@@ -192,22 +259,33 @@ def plan_issue(session: Session, user: User, form: FormSpec, data: dict[str, Any
                      college_id=college.id, class_id=klass.id if klass else None)
 
 
+def render_form(form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
+                institution: Institution, *, renderer: DocumentRenderer | None = None,
+                with_docx: bool = False) -> RenderedDocument:
+    """The render step alone: cleaned ``data`` as a PDF (and, with ``with_docx``, a DOCX),
+    in memory. Raises RenderError (or MissingGlyphError, per field); stores nothing."""
+    pdf = (renderer or default_renderer()).render(form, data, meta, institution)
+    docx = render_docx(form, data, meta, institution) if with_docx else None
+    return RenderedDocument(form=form, data=data, meta=meta, pdf=pdf, docx=docx)
+
+
 def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
                  doc_id: str | None = None, code: str | None = None, version: int = 1,
-                 renderer: DocumentRenderer | None = None) -> Draft:
-    """Render the draft PDF with its number and QR code and put it in the file store.
+                 renderer: DocumentRenderer | None = None,
+                 store: BlobStore | None = None) -> Draft:
+    """Render the draft PDF with its number and QR code and put it in the file store
+    (``rt.store`` unless ``store`` is given).
 
     Touches no table, so a batch renders outside any lock (and passes its overlay
     ``renderer``, see ``rendering.overlay``). The DOCX is made on first
     download (most documents are never edited in Word, and rendering it at issue cost a
     fifth of a batch's time)."""
     doc_id, code = doc_id or new_id(), code or new_code()
-    pdf = (renderer or default_renderer()).render(plan.form, plan.data,
-                                                  _meta(rt, number, code, today, doc_id, version),
-                                                  rt.institution)
+    pdf = render_form(plan.form, plan.data, _meta(rt, number, code, today, doc_id, version),
+                      rt.institution, renderer=renderer).pdf
     areas = {role: area.to_dict() for role, area in pdf.signature_areas.items()}
     return Draft(doc_id=doc_id, number=number, code=code, issued_on=today,
-                 pdf_sha256=rt.store.put(pdf.pdf), signature_areas=areas)
+                 pdf_sha256=(store or rt.store).put(pdf.pdf), signature_areas=areas)
 
 
 def render_drafts(rt: Runtime, drafts: Sequence[tuple[IssuePlan, str, str, str]], *,
@@ -230,16 +308,10 @@ def render_drafts(rt: Runtime, drafts: Sequence[tuple[IssuePlan, str, str, str]]
     return out
 
 
-def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: IssuePlan,
-                 draft: Draft, *, ip: str | None = None) -> Document:
-    """Add the document (version 1) for ``draft`` in ``session``'s transaction and start
-    its chain (resolved again here, from the roster as it is now)."""
-    college = session.get(College, plan.college_id)
-    klass = session.get(SchoolClass, plan.class_id) if plan.class_id is not None else None
-    assert college is not None
-    steps = _resolve_chain(session, plan.form, college, klass)
+def _new_document(plan: IssuePlan, draft: Draft, user: User, steps: list[Step], *,
+                  series_id: str, version: int) -> Document:
     data = plan.data
-    doc = Document(id=draft.doc_id, series_id=draft.doc_id, version=1, form_id=plan.form.id,
+    doc = Document(id=draft.doc_id, series_id=series_id, version=version, form_id=plan.form.id,
                    number=draft.number, code=draft.code, status=DocStatus.IN_PROGRESS,
                    data=data, student_id=plan.student_id, student_no=data.get("student_no"),
                    student_name=data.get("name", ""), college_id=plan.college_id,
@@ -247,7 +319,19 @@ def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: 
                    draft_sha256=draft.pdf_sha256, current_sha256=draft.pdf_sha256,
                    docx_sha256=None, signature_areas=draft.signature_areas)
     doc.steps = steps
-    activate_step(rt, steps[0], utcnow())
+    return doc
+
+
+def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: IssuePlan,
+                 draft: Draft, *, ip: str | None = None, clock: Clock | None = None) -> Document:
+    """Add the document (version 1) for ``draft`` in ``session``'s transaction and start
+    its chain (resolved again here, from the roster as it is now)."""
+    college = session.get(College, plan.college_id)
+    klass = session.get(SchoolClass, plan.class_id) if plan.class_id is not None else None
+    assert college is not None
+    doc = _new_document(plan, draft, user, _resolve_chain(session, plan.form, college, klass),
+                        series_id=draft.doc_id, version=1)
+    activate_step(rt, doc.steps[0], (clock or SYSTEM_CLOCK).now())
     session.add(doc)
     audit(session, actor, "issue", "document", draft.doc_id, ip=ip, form_id=plan.form.id,
           number=draft.number)
@@ -255,19 +339,20 @@ def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: 
 
 
 def issue_document(rt: Runtime, actor: Actor, form_id: str, data: dict[str, Any], *,
-                   student_no: str | None = None, today: dt.date | None = None,
-                   ip: str | None = None) -> Document:
+                   student_no: str | None = None, ip: str | None = None,
+                   renderer: DocumentRenderer | None = None, store: BlobStore | None = None,
+                   clock: Clock | None = None) -> Document:
     """Issue a new document (version 1) and start its chain, in one transaction: the 文号
     is taken last and given back if anything fails (no gap)."""
     user = require_staff(actor)
     form = load_form(form_id)
-    today = today or dt.date.today()
+    clock = clock or SYSTEM_CLOCK
+    today = clock.today()
     with rt.sessions.begin() as session:
         plan = plan_issue(session, user, form, data, student_no)
-        seq = next_number(session.connection(), form.id, today.year)
-        draft = render_draft(rt, plan, form.format_number(year=today.year, seq=seq),
-                             today=today)
-        record_issue(rt, session, actor, user, plan, draft, ip=ip)
+        number = take_number(session.connection(), form, today)
+        draft = render_draft(rt, plan, number, today=today, renderer=renderer, store=store)
+        record_issue(rt, session, actor, user, plan, draft, ip=ip, clock=clock)
     return load_document(rt, draft.doc_id)
 
 
@@ -291,12 +376,14 @@ def _college_and_class(session: Session, user: User, student: Student | None,
 
 
 def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any], *,
-                    today: dt.date | None = None, ip: str | None = None) -> Document:
+                    ip: str | None = None, renderer: DocumentRenderer | None = None,
+                    store: BlobStore | None = None, clock: Clock | None = None) -> Document:
     """After a send-back: issue the corrected data as a new version; its chain starts again."""
     user = require_staff(actor)
-    today = today or dt.date.today()
+    clock = clock or SYSTEM_CLOCK
+    today = clock.today()
     with rt.sessions.begin() as session:
-        old = _locked_document(session, doc_id)
+        old = find_document(session, doc_id, lock=True)
         require_view(session, actor, old)
         # Who may revise is a permission (403) and is checked before the state (409),
         # so a reader never learns more than "not yours to revise".
@@ -312,41 +399,30 @@ def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any]
         steps = _resolve_chain(session, form, college, klass)
         plan = IssuePlan(form=form, data=clean, student_id=old.student_id,
                          college_id=college.id, class_id=klass.id if klass else old.class_id)
-        draft = render_draft(rt, plan, old.number, today=today, version=old.version + 1)
-        new_doc_id, code = draft.doc_id, draft.code
-        pdf_sha, areas = draft.pdf_sha256, draft.signature_areas
-        doc = Document(id=new_doc_id, series_id=old.series_id, version=old.version + 1,
-                       form_id=old.form_id, number=old.number, code=code,
-                       status=DocStatus.IN_PROGRESS, data=clean, student_id=old.student_id,
-                       student_no=clean.get("student_no"), student_name=clean.get("name", ""),
-                       college_id=college.id, class_id=klass.id if klass else old.class_id,
-                       issuer_id=user.id, issued_on=today, draft_sha256=pdf_sha,
-                       current_sha256=pdf_sha, docx_sha256=None, signature_areas=areas)
-        doc.steps = steps
-        activate_step(rt, steps[0], utcnow())
+        draft = render_draft(rt, plan, old.number, today=today, version=old.version + 1,
+                             renderer=renderer, store=store)
+        doc = _new_document(plan, draft, user, steps, series_id=old.series_id,
+                            version=old.version + 1)
+        activate_step(rt, steps[0], clock.now())
         old.status = DocStatus.SUPERSEDED
-        old.superseded_by = new_doc_id
+        old.superseded_by = draft.doc_id
         old.lock_version += 1
         session.add(doc)
-        audit(session, actor, "revise", "document", new_doc_id, ip=ip, previous=old.id,
+        audit(session, actor, "revise", "document", draft.doc_id, ip=ip, previous=old.id,
               version=doc.version)
-    return load_document(rt, new_doc_id)
+    return load_document(rt, draft.doc_id)
 
 
 def load_document(rt: Runtime, doc_id: str) -> Document:
     """A document with its college and steps loaded, usable after the session closes."""
     with rt.sessions() as session:
-        return _find_document(session, doc_id)
-
-
-def _locked_document(session: Session, doc_id: str) -> Document:
-    return _find_document(session, doc_id, lock=True)
+        return find_document(session, doc_id)
 
 
 def get_document(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None,
                  log: bool = True) -> Document:
     with rt.sessions.begin() as session:
-        doc = _find_document(session, doc_id)
+        doc = find_document(session, doc_id)
         require_view(session, actor, doc)
         if log:
             audit(session, actor, "view", "document", doc.id, ip=ip)
@@ -372,7 +448,7 @@ def history(rt: Runtime, actor: Actor, doc: Document) -> list[Document]:
 
 def pdf_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> bytes:
     with rt.sessions.begin() as session:
-        doc = _find_document(session, doc_id)
+        doc = find_document(session, doc_id)
         require_view(session, actor, doc)
         audit(session, actor, "download", "document", doc.id, ip=ip, kind="pdf")
         sha = doc.current_sha256
@@ -381,14 +457,12 @@ def pdf_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) 
 
 def docx_bytes(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> bytes:
     with rt.sessions.begin() as session:
-        doc = _find_document(session, doc_id)
+        doc = find_document(session, doc_id)
         require_view(session, actor, doc)
         require_staff(actor, Role.ISSUER, Role.REGISTRAR)
         audit(session, actor, "download", "document", doc.id, ip=ip, kind="docx")
         sha = doc.docx_sha256
         if sha is None:
-            from doc_service.rendering.docx import render_docx
-
             form = load_form(doc.form_id)
             data = render_docx(form, doc.data, _meta(rt, doc.number, doc.code, doc.issued_on,
                                                      doc.id, doc.version), rt.institution)
@@ -401,10 +475,6 @@ def list_documents(rt: Runtime, actor: Actor, *, form_id: str | None = None,
                    student_no: str | None = None, status: str | None = None,
                    page: int = 1, per_page: int = 20) -> tuple[list[Document], int]:
     """Documents the caller may see, newest first, one page at a time."""
-    from sqlalchemy import func
-
-    from doc_service.services.access import SCHOOL_WIDE, teacher_class_ids
-
     user = require_staff(actor)
     with rt.sessions() as session:
         q = select(Document)

@@ -18,6 +18,7 @@ from doc_service.errors import NotFoundError
 from doc_service.forms.spec import load_form
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import ROLE_LABELS, DocStatus, Document, StepState
+from signing.verify import verify_pdf
 
 STATE_LABELS = {
     "valid": "有效",
@@ -49,6 +50,7 @@ def _state(doc: Document) -> str:
 
 
 def public_view(rt: Runtime, code: str) -> dict[str, Any]:
+    """What the public page shows for ``code`` (see the module docstring)."""
     code = (code or "").strip().upper()[:16]
     with rt.sessions() as session:
         doc = session.scalar(select(Document).where(Document.code == code))
@@ -83,7 +85,7 @@ def public_view(rt: Runtime, code: str) -> dict[str, Any]:
         }
 
 
-@dataclass
+@dataclass(frozen=True)
 class UploadReport:
     """The answer to "is this PDF genuine?"."""
 
@@ -103,9 +105,8 @@ class UploadReport:
 
 
 def verify_upload(rt: Runtime, pdf: bytes, code: str | None = None) -> UploadReport:
-    """Check an uploaded PDF against the archive and the signatures it carries."""
-    from signing.verify import verify_pdf
-
+    """Check an uploaded PDF against the archive and the signatures it carries: the one
+    upload check, behind the public page (``/v/<code>``) and the API (``/api/v1/verify``)."""
     sha = hashlib.sha256(pdf).hexdigest()
     expected = public_view(rt, code) if code else None
     with rt.sessions() as session:

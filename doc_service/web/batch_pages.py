@@ -27,15 +27,21 @@ from flask import (
 
 from doc_service.errors import AuthError, DocServiceError, ValidationError
 from doc_service.forms.spec import all_forms, load_form
-from doc_service.services import batch, bundles, corrections, documents, identity, roster_import
-from doc_service.services.access import SCHOOL_WIDE, Staff
+from doc_service.services import (
+    batch,
+    batch_queries,
+    bundles,
+    corrections,
+    documents,
+    identity,
+    roster_import,
+)
+from doc_service.services.access import Staff
 from doc_service.storage.batch_models import CORRECTION_STATUS_LABELS, JOB_STATUS_LABELS
-from doc_service.storage.models import Role, Student
 from doc_service.web.auth import current_staff, runtime, staff_required
 from doc_service.web.security import rate_limited
 
 bp = Blueprint("batch", __name__, url_prefix="")
-ROSTER_KEYS = set(Student.SHARED_KEYS) | {"college", "class_no"}
 DEFAULT_FORM = "verification_checklist"
 
 
@@ -43,14 +49,6 @@ def _me() -> Staff:
     staff = current_staff()
     assert staff is not None  # staff_required ran
     return staff
-
-
-def _batch_forms() -> list[Any]:
-    return [f for f in all_forms() if "student_no" in f.keys]
-
-
-def _extra_fields(form: Any) -> list[Any]:
-    return [f for f in form.fields if f.key not in ROSTER_KEYS]
 
 
 # --- roster upload ---------------------------------------------------------------------
@@ -64,9 +62,7 @@ def _upload_dir() -> Path:
 @bp.get("/batch/")
 @staff_required
 def home() -> Any:
-    me = _me()
-    jobs = batch.list_batches(runtime(), me) if me.user.role in (Role.ISSUER,
-                                                                 Role.REGISTRAR) else []
+    jobs = batch_queries.recent_batches(runtime(), _me())
     return render_template("batch/home.html", jobs=jobs, labels=JOB_STATUS_LABELS,
                            forms={f.id: f for f in all_forms()})
 
@@ -123,14 +119,13 @@ def new_batch() -> Any:
     me = _me()
     form = load_form(request.values.get("form_id") or DEFAULT_FORM)
     rt = runtime()
-    with rt.sessions() as s:
-        classes = bundles.visible_classes(s, me.user)
-    colleges = sorted({k.college.name for k in classes})
+    targets = batch_queries.batch_targets(rt, me)
+    extra_fields = batch_queries.extra_fields(form)
     errors: dict[str, str] = {}
     error = None
     if request.method == "POST":
         grade = request.form.get("grade", "").strip()
-        extra = {f.key: request.form.get(f.key, "").strip() for f in _extra_fields(form)}
+        extra = {f.key: request.form.get(f.key, "").strip() for f in extra_fields}
         extra = {k: v for k, v in extra.items() if v}
         try:
             progress = batch.start_batch(
@@ -142,9 +137,9 @@ def new_batch() -> Any:
             error = e.message
         except DocServiceError as e:
             error = e.message
-    return render_template("batch/new.html", form=form, forms=_batch_forms(),
-                           extra_fields=_extra_fields(form), classes=classes,
-                           colleges=colleges, errors=errors, error=error,
+    return render_template("batch/new.html", form=form, forms=batch_queries.batch_forms(),
+                           extra_fields=extra_fields, classes=targets.classes,
+                           colleges=targets.colleges, errors=errors, error=error,
                            values=request.form), (422 if error else 200)
 
 
@@ -184,7 +179,7 @@ def job_resume(job_id: str) -> Any:
 def classes_page() -> Any:
     form = load_form(request.args.get("form_id") or DEFAULT_FORM)
     overview = bundles.class_overview(runtime(), _me(), form.id)
-    return render_template("batch/classes.html", form=form, forms=_batch_forms(),
+    return render_template("batch/classes.html", form=form, forms=batch_queries.batch_forms(),
                            overview=overview)
 
 
@@ -215,13 +210,10 @@ def class_bundle(class_id: int) -> Response:
 @bp.get("/batch/corrections")
 @staff_required
 def corrections_page() -> Any:
-    me = _me()
     status = request.args.get("status", "open")
-    items = corrections.list_corrections(runtime(), me, status or None)
-    return render_template("batch/corrections.html", items=items, status=status,
-                           labels=CORRECTION_STATUS_LABELS,
-                           can_decide=me.user.role == Role.REGISTRAR,
-                           school_wide=me.user.role in SCHOOL_WIDE)
+    queue = batch_queries.correction_queue(runtime(), _me(), status or None)
+    return render_template("batch/corrections.html", items=queue.items, status=status,
+                           labels=CORRECTION_STATUS_LABELS, can_decide=queue.can_decide)
 
 
 @bp.post("/batch/corrections/<int:request_id>/accept")

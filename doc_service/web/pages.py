@@ -1,8 +1,9 @@
-"""Public pages: the form catalogue and a health check (the full service grows here)."""
+"""Public pages: the form catalogue (signed-in staff go to their inbox) and a health check."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, redirect, render_template, url_for
+from werkzeug.wrappers.response import Response as BaseResponse
 
 from doc_service.forms.spec import all_forms
 from doc_service.web.auth import current_staff
@@ -11,14 +12,12 @@ bp = Blueprint("pages", __name__)
 
 
 @bp.get("/")
-def index():  # type: ignore[no-untyped-def]
+def index() -> str | BaseResponse:
     if current_staff() is not None:
         return redirect(url_for("staff.inbox_page"))
     return render_template("index.html", forms=all_forms())
 
 
 @bp.get("/healthz")
-def healthz():  # type: ignore[no-untyped-def]
+def healthz() -> Response:
     return jsonify(status="ok")
-
-

@@ -15,11 +15,12 @@ from doc_service.config import FONTS_ROOT, FORMS_ROOT, Institution
 from doc_service.errors import MissingGlyphError, RenderError, ValidationError
 from doc_service.forms.spec import FORM_IDS, load_form
 from doc_service.forms.validation import validate
-from doc_service.issuing import RenderedDocument, render_document
+from doc_service.issuing import render_document
 from doc_service.rendering.context import DocumentMeta
 from doc_service.rendering.pdf import PdfRenderer
 from doc_service.rendering.qr import qr_png
 from doc_service.rendering.sandbox import html_environment
+from doc_service.services.documents import RenderedDocument
 from tests.conftest import example, run_tool
 
 URL = "http://127.0.0.1:8000/d/7KQ2M9XH4P"
