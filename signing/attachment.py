@@ -45,13 +45,13 @@ CHAIN_FILE_NAME = "chain.json"
 
 def _deref(obj: object) -> object:
     if isinstance(obj, generic.IndirectObject):
-        return obj.get_object()  # type: ignore[no-untyped-call]  # unannotated in pyHanko
+        return obj.get_object()
     return obj
 
 
 def _pdf_dict(entries: Mapping[str, object] | None = None) -> generic.DictionaryObject:
     """A PDF dictionary of ``entries`` (pyHanko's constructor carries no annotations)."""
-    return generic.DictionaryObject(entries)  # type: ignore[no-untyped-call]  # as above
+    return generic.DictionaryObject(entries)
 
 
 def _af_array(root: generic.DictionaryObject) -> generic.ArrayObject:
@@ -125,7 +125,7 @@ def attach_chain(writer: BasePdfFileWriter, chain_json: bytes) -> None:
         if not any(_same_ref(old_af.raw_get(i), c) for c in old_chain_refs))
     af.append(spec_ref)
     root[pdf_name("/AF")] = writer.add_object(af)
-    writer.update_root()  # type: ignore[no-untyped-call]  # unannotated in pyHanko
+    writer.update_root()
 
 
 def _same_ref(a: object, b: object) -> bool:
@@ -218,19 +218,19 @@ def _refs_equal(a: generic.DictionaryObject, b: generic.DictionaryObject, key: s
 
 CHAIN_DIFF_POLICY = StandardDiffPolicy(
     global_rules=[
-        CatalogModificationRule(  # type: ignore[no-untyped-call]  # unannotated in pyHanko
+        CatalogModificationRule(
             ignored_keys=ROOT_EXEMPT_STRICT_COMPARISON | {"/Names", "/AF"}),
         ChainAttachmentRule(),
         DocInfoRule().as_qualified(ModificationLevel.LTA_UPDATES),
         XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
         ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
         DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
-        MetadataUpdateRule().as_qualified(  # type: ignore[no-untyped-call]  # as above
+        MetadataUpdateRule().as_qualified(
             ModificationLevel.LTA_UPDATES),
     ],
     form_rule=FormUpdatingRule(
         field_rules=[
-            SigFieldCreationRule(),  # type: ignore[no-untyped-call]  # as above
+            SigFieldCreationRule(),
             SigFieldModificationRule(),
             GenericFieldModificationRule(),
         ],

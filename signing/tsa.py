@@ -42,7 +42,7 @@ def to_asn1_key(key: Any) -> asn1_keys.PrivateKeyInfo:
 
 def cert_store(certs: Iterable[x509.Certificate]) -> SimpleCertificateStore:
     """pyHanko's certificate registry holding ``certs``."""
-    store = SimpleCertificateStore()  # type: ignore[no-untyped-call]  # unannotated upstream
+    store = SimpleCertificateStore()
     store.register_multiple(to_asn1_cert(c) for c in certs)
     return store
 

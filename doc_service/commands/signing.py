@@ -20,9 +20,7 @@ from doc_service.bootstrap import build_runtime
 from doc_service.commands import cli_runtime
 from doc_service.config import instance_path
 from doc_service.errors import DocServiceError
-from doc_service.issuing import render_document
-from doc_service.rendering.context import DocumentMeta
-from doc_service.rendering.qr import new_code
+from doc_service.issuing import render_standalone
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import User
 from signing.box import SignatureBox

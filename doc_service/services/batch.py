@@ -33,7 +33,7 @@ from doc_service.errors import (
 )
 from doc_service.forms.spec import FormSpec, load_form
 from doc_service.forms.validation import validate
-from doc_service.rendering.pdf import DocumentRenderer
+from doc_service.rendering.pdf import BatchRenderer
 from doc_service.rendering.slots import GROUP_SIZE
 from doc_service.services.access import SCHOOL_WIDE, Actor, require_staff
 from doc_service.services.audit import audit
@@ -276,7 +276,7 @@ def batch_processes(rt: Runtime) -> int:
 def run_batch(rt: Runtime, job_id: str, *,
               on_item: Callable[[int, str], None] | None = None,
               processes: int | None = None,
-              renderer: DocumentRenderer | None = None) -> None:
+              renderer: BatchRenderer | None = None) -> None:
     """Issue every pending item of a job in class order.
 
     Rendering is CPU-bound Python, so threads would not help: a big job is spread over

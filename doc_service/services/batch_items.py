@@ -35,7 +35,7 @@ from doc_service.errors import DocServiceError, ValidationError
 from doc_service.forms.spec import FormSpec, load_form
 from doc_service.numbering import next_numbers
 from doc_service.rendering.overlay import OverlayRenderer
-from doc_service.rendering.pdf import DocumentRenderer, check_glyphs, default_renderer
+from doc_service.rendering.pdf import BatchRenderer, check_glyphs, default_renderer
 from doc_service.rendering.qr import new_code
 from doc_service.services.access import Staff
 from doc_service.services.documents import IssuePlan, plan_issue, record_issue, render_drafts
@@ -47,14 +47,14 @@ log = logging.getLogger(__name__)
 
 
 def issue_item(rt: Runtime, item_id: int, *,
-               renderer: DocumentRenderer | None = None) -> str | None:
+               renderer: BatchRenderer | None = None) -> str | None:
     """Issue one item's document, exactly once; the item's new state, or None if it was
     not this runner's to issue (already finished, or claimed again by another runner)."""
     return issue_items(rt, [item_id], renderer=renderer)[0]
 
 
 def issue_items(rt: Runtime, item_ids: Sequence[int], *,
-                renderer: DocumentRenderer | None = None) -> list[str | None]:
+                renderer: BatchRenderer | None = None) -> list[str | None]:
     """Issue a group of one job's items (see the module's steps); each item's new state,
     in order, or None where the item was not this runner's to issue. ``renderer`` renders
     the group (default: this process's overlay renderer of the job).
@@ -95,7 +95,7 @@ class _Claim:
 
 
 def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int],
-                 renderer: DocumentRenderer | None) -> list[str | None]:
+                 renderer: BatchRenderer | None) -> list[str | None]:
     states: dict[int, str | None] = dict.fromkeys(ids)
     closing: dict[int, tuple[ItemState, str | None]] = {}
     plans: dict[int, IssuePlan] = {}
@@ -168,7 +168,7 @@ def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int],
 
 def _render_and_record(rt: Runtime, form: FormSpec, actor: Staff, user: User,
                        plans: dict[int, IssuePlan], reserved: list[_Claim], today: dt.date,
-                       states: dict[int, str | None], renderer: DocumentRenderer) -> None:
+                       states: dict[int, str | None], renderer: BatchRenderer) -> None:
     drafts = render_drafts(  # 3. render, holding no lock
         rt, [(plans[c.item_id], c.number, c.doc_id, c.code) for c in reserved],
         today=today, renderer=renderer)

@@ -41,7 +41,7 @@ from doc_service.services.access import (
     require_view,
 )
 from doc_service.services.audit import audit
-from doc_service.services.documents import find_document, activate_step, load_document
+from doc_service.services.documents import activate_step, find_document, load_document
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import (
     ChainRecordRow,

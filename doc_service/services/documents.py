@@ -59,7 +59,7 @@ from doc_service.services.access import (
     visible_student,
 )
 from doc_service.services.audit import audit
-from doc_service.services.runtime import BlobStore, Runtime
+from doc_service.services.runtime import ContentStore, Runtime
 from doc_service.storage.models import (
     College,
     DocStatus,
@@ -272,7 +272,7 @@ def render_form(form: FormSpec, data: dict[str, Any], meta: DocumentMeta,
 def render_draft(rt: Runtime, plan: IssuePlan, number: str, *, today: dt.date,
                  doc_id: str | None = None, code: str | None = None, version: int = 1,
                  renderer: DocumentRenderer | None = None,
-                 store: BlobStore | None = None) -> Draft:
+                 store: ContentStore | None = None) -> Draft:
     """Render the draft PDF with its number and QR code and put it in the file store
     (``rt.store`` unless ``store`` is given).
 
@@ -340,7 +340,7 @@ def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: 
 
 def issue_document(rt: Runtime, actor: Actor, form_id: str, data: dict[str, Any], *,
                    student_no: str | None = None, ip: str | None = None,
-                   renderer: DocumentRenderer | None = None, store: BlobStore | None = None,
+                   renderer: DocumentRenderer | None = None, store: ContentStore | None = None,
                    clock: Clock | None = None) -> Document:
     """Issue a new document (version 1) and start its chain, in one transaction: the 文号
     is taken last and given back if anything fails (no gap)."""
@@ -377,7 +377,7 @@ def _college_and_class(session: Session, user: User, student: Student | None,
 
 def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any], *,
                     ip: str | None = None, renderer: DocumentRenderer | None = None,
-                    store: BlobStore | None = None, clock: Clock | None = None) -> Document:
+                    store: ContentStore | None = None, clock: Clock | None = None) -> Document:
     """After a send-back: issue the corrected data as a new version; its chain starts again."""
     user = require_staff(actor)
     clock = clock or SYSTEM_CLOCK

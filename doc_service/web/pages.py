@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import Blueprint, Response, jsonify, redirect, render_template, url_for
 from werkzeug.wrappers.response import Response as BaseResponse
 
 from doc_service.forms.spec import all_forms
