@@ -16,10 +16,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from archive.errors import ArchiveError as StoreError
+from archive.model import ArchiveInput, RecordKind, SupersededVersion
+from archive.service import archive_document, records_for_document, void_record
 from doc_service.errors import ArchiveError, NotFoundError, SignatureError, WorkflowError
 from doc_service.forms.spec import load_form
 from doc_service.services.access import Actor, require_staff
 from doc_service.services.audit import audit
+from doc_service.services.decisions import build_chain
+from doc_service.services.documents import load_document
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import (
     ChainRecordRow,
@@ -29,6 +34,7 @@ from doc_service.storage.models import (
     chain_records,
     utcnow,
 )
+from signing.records import ChainRecord, chain_document_bytes
 
 log = logging.getLogger(__name__)
 
@@ -39,18 +45,12 @@ def archive_store(rt: Runtime) -> Any:
 
 
 def _chain_json(session: Any, doc: Document) -> bytes:
-    from signing.records import ChainRecord, chain_document_bytes
-
     records = [ChainRecord.from_dict(r.record) for r in chain_records(session, doc.id)]
     return chain_document_bytes(doc.id, doc.version, records)
 
 
 def archive_sealed(rt: Runtime, doc: Document) -> Any:
     """Archive one sealed document version (idempotent)."""
-    from archive.errors import ArchiveError as StoreError
-    from archive.model import ArchiveInput, SupersededVersion
-    from archive.service import archive_document
-
     form = load_form(doc.form_id)
     with rt.sessions() as session:
         doc = session.get(Document, doc.id)  # type: ignore[assignment]
@@ -88,8 +88,6 @@ def on_sealed(rt: Runtime, doc: Document) -> None:
 
 def archive_pending(rt: Runtime) -> int:
     """Archive every sealed document the archive does not hold yet; returns how many."""
-    from archive.service import records_for_document
-
     with rt.sessions() as session:
         sealed = list(session.scalars(select(Document).where(
             Document.status.in_([DocStatus.SEALED, DocStatus.VOIDED]))))
@@ -103,9 +101,6 @@ def archive_pending(rt: Runtime) -> int:
 
 def record_for(rt: Runtime, doc_id: str) -> Any | None:
     """The archive record of a document's original (not void) entry, if archived."""
-    from archive.model import RecordKind
-    from archive.service import records_for_document
-
     records = [r for r in records_for_document(rt.engine, doc_id)
                if r.kind != RecordKind.VOID]
     return records[0] if records else None
@@ -114,11 +109,6 @@ def record_for(rt: Runtime, doc_id: str) -> Any | None:
 def void_document(rt: Runtime, actor: Actor, doc_id: str, reason: str, *,
                   replaced_by: str | None = None, ip: str | None = None) -> Document:
     """The registrar voids a sealed document; the void is a signed chain record."""
-    from archive.service import void_record
-    from doc_service.services.decisions import build_chain
-    from doc_service.services.documents import load_document
-    from signing.records import ChainRecord, chain_document_bytes
-
     user = require_staff(actor, Role.REGISTRAR)
     reason = (reason or "").strip()
     if not reason:
