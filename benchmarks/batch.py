@@ -42,7 +42,7 @@ def setup(instance: Path, url: str, students: int) -> tuple[Any, Any]:
     from doc_service.services.demo import ensure_keys, load_demo
     from doc_service.services.roster_import import import_roster
     from doc_service.storage.models import Role, SchoolClass, User
-    from tests.batch.conftest import roster_student, xlsx_bytes
+    from tests.services.batch.conftest import roster_student, xlsx_bytes
 
     rt = build_runtime(instance, secret_key="bench", database_url=url)
     upgrade(rt.engine)

@@ -33,9 +33,9 @@ from archive.fixity import SCHEDULED, FixityReport, FixityRun, run_fixity, unfin
 from archive.index import install
 from archive.package import ExportFilters, check_package, export_package
 from archive.recovery import startup_check
-from archive.store import ContentStore, FileContentStore
+from archive.store import ContentStore
+from doc_service.bootstrap import build_runtime
 from doc_service.config import instance_path
-from doc_service.db import database_url, make_engine
 
 
 @dataclass(frozen=True)
@@ -57,13 +57,12 @@ def _archive() -> Iterator[ArchiveAt]:
     if given is not None:
         yield given
         return
-    inst = instance_path()
-    engine = make_engine(database_url(inst))
+    rt = build_runtime(instance_path())
     try:
-        install(engine)
-        yield ArchiveAt(engine, FileContentStore(inst / "archive"))
+        install(rt.engine)
+        yield ArchiveAt(rt.engine, rt.archive)
     finally:
-        engine.dispose()
+        rt.engine.dispose()
 
 
 def _emit(as_json: bool, data: dict[str, Any], lines: list[str], ok: bool) -> NoReturn:

@@ -15,7 +15,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -75,9 +74,8 @@ def _status_page(doc: Document, *, error: str | None = None, locked: bool = Fals
         verified = _verified_student(doc) is not None
     except AuthError:
         verified = False
-    # The archive's public verification page (when that part is installed) checks a PDF.
-    verify_link = (url_for("archive_pages.public_page", code=doc.code)
-                   if "archive_pages.public_page" in current_app.view_functions else None)
+    # The archive's public verification page checks a PDF.
+    verify_link = url_for("archive_pages.public_page", code=doc.code)
     return render_template(
         "sign/status.html", doc=doc, verify_link=verify_link, form=load_form(doc.form_id),
         masked_name=mask_name(doc.student_name), status_label=PUBLIC_STATUS.get(
@@ -121,9 +119,8 @@ def _sign_page(doc: Document, actor: StudentActor, *, error: str | None = None,
     except DocServiceError as e:
         page_total, preview_error = 0, e.message
     step = doc.current_step
-    # The batch part's field-by-field correction request, when installed.
-    correction_link = (url_for("batch.correction_form", code=doc.code)
-                       if "batch.correction_form" in current_app.view_functions else None)
+    # The batch part's field-by-field correction request.
+    correction_link = url_for("batch.correction_form", code=doc.code)
     return render_template(
         "sign/sign.html", correction_link=correction_link, doc=doc,
         form=load_form(doc.form_id), data=document_data(doc, actor),

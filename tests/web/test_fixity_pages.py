@@ -17,7 +17,6 @@ from archive.service import archive_document
 from doc_service.services.archiving import archive_store
 from tests.archive.conftest import make_chain, make_pdf
 from tests.archive.fakes import DyingDisk
-from tests.web.conftest import accounts, app, db_url, runtime  # noqa: F401 - fixtures
 from tests.web.test_pages import login
 
 OTHER_COLLEGE = "交通运输学院"

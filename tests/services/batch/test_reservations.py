@@ -22,7 +22,7 @@ from doc_service.rendering.pdf import default_renderer
 from doc_service.services import batch, batch_items
 from doc_service.storage.batch_models import BatchItem, ItemState
 from doc_service.storage.models import Document, SchoolClass
-from tests.batch.conftest import EXTRA, assign_teachers, import_generated
+from tests.services.batch.conftest import EXTRA, assign_teachers, import_generated
 
 FORM = "verification_checklist"
 

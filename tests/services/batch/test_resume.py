@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from doc_service.services import batch
 from doc_service.storage.batch_models import BatchItem, BatchJob, ItemState
 from doc_service.storage.models import Document, Student
-from tests.batch.conftest import EXTRA, assign_teachers, import_generated, subprocess_env
+from tests.services.batch.conftest import EXTRA, assign_teachers, import_generated, subprocess_env
 
 FORM = "verification_checklist"
 HANG_GUARD_S = 900  # only to stop a hung test; nothing here asserts on speed

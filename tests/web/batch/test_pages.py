@@ -15,7 +15,7 @@ from doc_service.services.identity import prove_identity
 from doc_service.storage.batch_models import BatchItem
 from doc_service.storage.models import Document, SchoolClass, User
 from doc_service.web import create_app
-from tests.batch.conftest import EXTRA, assign_teachers, roster_student, xlsx_bytes
+from tests.services.batch.conftest import EXTRA, assign_teachers, roster_student, xlsx_bytes
 
 CSRF = "test-csrf-token"
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from doc_service.services.roster_import import import_roster
 from doc_service.storage.models import SchoolClass, Student
-from tests.batch.conftest import (
+from tests.services.batch.conftest import (
     HEADER,
     csv_bytes,
     roster_student,

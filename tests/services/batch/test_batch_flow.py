@@ -15,7 +15,7 @@ from doc_service.services.decisions import approve_many, record_decision
 from doc_service.services.identity import prove_identity
 from doc_service.storage.batch_models import BatchItem
 from doc_service.storage.models import DocStatus, Document, SchoolClass, Student
-from tests.batch.conftest import EXTRA, assign_teachers, import_generated, staff
+from tests.services.batch.conftest import EXTRA, assign_teachers, import_generated, staff
 
 FORM = "verification_checklist"
 

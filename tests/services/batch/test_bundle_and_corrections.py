@@ -27,8 +27,8 @@ from doc_service.services.corrections import (
 from doc_service.services.identity import prove_identity
 from doc_service.storage.batch_models import BatchItem, CorrectionStatus
 from doc_service.storage.models import DocStatus, Document, SchoolClass, Student
-from tests.batch.conftest import EXTRA, assign_teachers, import_generated, staff
 from tests.conftest import run_tool
+from tests.services.batch.conftest import EXTRA, assign_teachers, import_generated, staff
 
 FORM = "verification_checklist"
 A4 = (595.28, 841.89)
