@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, exists, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from signing.errors import RecordError
@@ -288,6 +288,18 @@ def _existing(conn: Connection, dedupe_key: str) -> ArchiveRecord | None:
     return found[0] if found else None
 
 
+def _serialize_sequence(conn: Connection, school_code: str, year: int,
+                        retention: Retention) -> None:
+    """On PostgreSQL, make writers of one 档号 sequence take turns (until commit).
+
+    Without it, each writer reads max(seq) and the losers retry on the unique 档号; with six
+    writers on two busy cores that ran out of retries. SQLite already serializes writers.
+    """
+    if conn.dialect.name == "postgresql":
+        key = f"archive-seq:{school_code}:{year}:{retention.value}"
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
 def _insert(engine: Engine, row: dict[str, Any], file_rows: list[dict[str, Any]],
             school_code: str, retention: Retention, year: int) -> ArchiveRecord:
     """Insert the record and its files in one transaction, taking the next 档号 number.
@@ -298,6 +310,7 @@ def _insert(engine: Engine, row: dict[str, Any], file_rows: list[dict[str, Any]]
     for _ in range(_RETRIES):
         try:
             with engine.begin() as conn:
+                _serialize_sequence(conn, school_code, year, retention)
                 found = _existing(conn, row["dedupe_key"])
                 if found is not None:
                     return found
