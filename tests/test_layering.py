@@ -181,3 +181,16 @@ def test_runtime_imports_no_other_service() -> None:
 def test_doc_service_has_no_import_cycle() -> None:
     cycles = import_cycles(GRAPH)
     assert cycles == [], "\n".join(line for c in cycles for line in cycle_paths(GRAPH, c))
+
+
+def test_commands_run_no_queries_of_their_own() -> None:
+    """The command line parses, calls a use case and prints: its queries live in services."""
+    offenders: dict[str, list[str]] = {}
+    paths = [*(ROOT / "doc_service" / "commands").rglob("*.py"), ROOT / "doc_service" / "cli.py"]
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                names = [a.name for a in node.names if a.name not in {"Engine"}]
+                if names:
+                    offenders.setdefault(str(path.relative_to(ROOT)), []).extend(names)
+    assert offenders == {}

@@ -16,15 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from doc_service.commands import cli_runtime, fail
-from doc_service.errors import DocServiceError, NotFoundError
+from doc_service.errors import DocServiceError
 from doc_service.services import batch
 from doc_service.services.access import Staff
 from doc_service.services.roster_import import ImportResult, import_roster
 from doc_service.services.runtime import Runtime
-from doc_service.storage.models import Role, User
+from doc_service.services.staff import acting_staff
 
 as_option = click.option("--as", "username", metavar="USERNAME",
                          help="以该教职工账号的身份操作（默认：第一个教务处学籍科账号）")
@@ -33,15 +32,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输
 
 def staff_actor(rt: Runtime, username: str | None) -> Staff:
     """The staff account the command acts as (see the module docstring)."""
-    with rt.sessions() as session:
-        q = select(User).where(User.active.is_(True))
-        q = (q.where(User.username == username) if username
-             else q.where(User.role == Role.REGISTRAR).order_by(User.id))
-        user = session.scalars(q.limit(1)).first()
-    if user is None:
-        raise NotFoundError(f"没有启用的账号 {username}" if username else
-                            "系统中没有教务处学籍科账号：请用 --as 指定操作账号")
-    return Staff(user)
+    return acting_staff(rt, username)
 
 
 # --- roster import ---------------------------------------------------------------------

@@ -6,13 +6,11 @@ import datetime as dt
 from pathlib import Path
 
 import click
-from sqlalchemy import select
 
 from doc_service.calendar.overrides import load_overrides
 from doc_service.commands import cli_runtime
 from doc_service.errors import DocServiceError
-from doc_service.services.deadlines import COMPLETE_NOTE
-from doc_service.storage.models import HolidayOverride
+from doc_service.services.deadlines import import_overrides, list_overrides, set_override
 
 
 @click.group("holidays")
@@ -26,9 +24,7 @@ def holidays_group() -> None:
 @click.option("--note", default="", help="说明，如 春节调休")
 def add_cmd(day: dt.datetime, workday: bool, note: str) -> None:
     """设置某一天是工作日还是假日（覆盖日历库）。"""
-    rt = cli_runtime()
-    with rt.sessions.begin() as session:
-        session.merge(HolidayOverride(day=day.date(), is_workday=workday, note=note[:60]))
+    set_override(cli_runtime().sessions, day.date(), workday=workday, note=note)
     click.echo(f"已设置 {day.date().isoformat()} 为{'工作日' if workday else '假日'}")
 
 
@@ -40,29 +36,16 @@ def import_cmd(path: Path) -> None:
         source = load_overrides(path)
     except DocServiceError as e:
         raise click.ClickException(e.message) from e
-    rt = cli_runtime()
     days = source.days()
-    with rt.sessions.begin() as session:
-        for d in days:
-            session.merge(HolidayOverride(day=d.date, is_workday=d.workday, note=d.note[:60]))
-        for year in source.complete_years():
-            # A marker row keeps the year "known" even when all its days are ordinary.
-            marker = dt.date(year, 1, 1)
-            existing = session.get(HolidayOverride, marker)
-            if existing is None:
-                session.add(HolidayOverride(day=marker, is_workday=False, note=COMPLETE_NOTE))
-            elif existing.note != COMPLETE_NOTE:
-                existing.note = COMPLETE_NOTE
+    import_overrides(cli_runtime().sessions, days, source.complete_years())
     click.echo(f"已导入 {len(days)} 天的设置；完整年份：{sorted(source.complete_years()) or '无'}")
 
 
 @holidays_group.command("list")
 def list_cmd() -> None:
     """列出补充设置。"""
-    rt = cli_runtime()
-    with rt.sessions() as session:
-        for o in session.scalars(select(HolidayOverride).order_by(HolidayOverride.day)):
-            click.echo(f"{o.day.isoformat()}  {'工作日' if o.is_workday else '假日'}  {o.note}")
+    for o in list_overrides(cli_runtime().sessions):
+        click.echo(f"{o.day.isoformat()}  {'工作日' if o.is_workday else '假日'}  {o.note}")
 
 
 def register(cli: click.Group) -> None:

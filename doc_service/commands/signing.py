@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 from cryptography import x509
-from sqlalchemy import select
 
 from doc_service.bootstrap import build_runtime
 from doc_service.commands import cli_runtime
@@ -22,7 +21,7 @@ from doc_service.config import instance_path
 from doc_service.errors import DocServiceError
 from doc_service.issuing import render_standalone
 from doc_service.services.runtime import Runtime
-from doc_service.storage.models import User
+from doc_service.services.staff import rotate_signing_key
 from signing.box import SignatureBox
 from signing.chain import ApprovalChain, ChainStep
 from signing.errors import SigningError
@@ -67,14 +66,11 @@ def keys_init(school: str, colleges: tuple[str, ...]) -> None:
 @click.argument("username")
 def keys_rotate(username: str) -> None:
     """Issue a new signing key and certificate for a staff member (old ones stay valid)."""
-    rt = cli_runtime()
-    with rt.sessions() as session:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is None:
-            raise click.ClickException(f"没有用户 {username}")
-        college = user.college.name if user.college else None
-        uid, name, role = user.id, user.name, user.role
-    ident = rt.keystore.rotate_signer(f"user-{uid}", name, role, college)
+    try:
+        user, ident = rotate_signing_key(cli_runtime(), username)
+    except DocServiceError as e:
+        raise click.ClickException(e.message) from e
+    name = user.name
     click.echo(f"已为 {name} 签发新证书，序列号 {ident.cert.serial_number:x}；旧证书保留，已签文书仍可核验")
 
 

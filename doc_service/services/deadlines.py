@@ -50,3 +50,35 @@ class ServiceCalendar:
 def make_calendar(sessions: sessionmaker[Session]) -> ServiceCalendar:
     """The calendar with the override table as it is now (the runtime's calendar source)."""
     return ServiceCalendar(WorkCalendar(stored_overrides(sessions)))
+
+
+# --- the override table, as the holidays commands edit it --------------------------------
+
+
+def set_override(sessions: sessionmaker[Session], day: dt.date, *, workday: bool,
+                 note: str = "") -> None:
+    """Make ``day`` a working day or a holiday, whatever the calendar library says."""
+    with sessions.begin() as session:
+        session.merge(HolidayOverride(day=day, is_workday=workday, note=note[:60]))
+
+
+def import_overrides(sessions: sessionmaker[Session], days: list[DayOverride],
+                     complete_years: frozenset[int]) -> None:
+    """Store ``days`` and mark each of ``complete_years`` as fully entered."""
+    with sessions.begin() as session:
+        for d in days:
+            session.merge(HolidayOverride(day=d.date, is_workday=d.workday, note=d.note[:60]))
+        for year in complete_years:
+            # A marker row keeps the year "known" even when all its days are ordinary.
+            marker = dt.date(year, 1, 1)
+            existing = session.get(HolidayOverride, marker)
+            if existing is None:
+                session.add(HolidayOverride(day=marker, is_workday=False, note=COMPLETE_NOTE))
+            elif existing.note != COMPLETE_NOTE:
+                existing.note = COMPLETE_NOTE
+
+
+def list_overrides(sessions: sessionmaker[Session]) -> list[HolidayOverride]:
+    """Every override row, by day."""
+    with sessions() as session:
+        return list(session.scalars(select(HolidayOverride).order_by(HolidayOverride.day)))
