@@ -15,7 +15,10 @@ from signing.chain import ApprovalChain, ChainState, ChainStep, cert_fingerprint
 from signing.errors import ChainClosedError, ChainOrderError, DuplicateDecisionError
 from signing.records import Decision, sign_record
 
-T0 = datetime.now(UTC)  # inside the fresh certificates' validity; no test asserts on time
+T0 = datetime.now(UTC)
+"""When the chains are decided: set again by ``pki_world`` when it issues the certificates,
+so it lies inside their validity (they are backdated only minutes, and a long suite can
+reach this module later than that after collection). No test asserts on time."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,8 @@ class FakeSigner:
 
 @pytest.fixture(scope="module")
 def pki_world():
+    global T0
+    T0 = datetime.now(UTC)
     root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     root = pki.make_root(pki.SubjectSpec("测试根证书", "测试学院"), root_key)
     signers = {}
