@@ -2,7 +2,9 @@
 
 Each test gets an app of its own with rate limiting on (the shared test app has it off),
 its counts in memory or, for the test of several workers, in the Redis at 127.0.0.1:6379.
-Client addresses are set in the WSGI environment; no traffic leaves the process.
+The module has a database of its own (the documents it issues for 50 students stay out of
+the other tests' lists). Client addresses are set in the WSGI environment; no traffic
+leaves the process.
 
 Before issue 15: the limiter was each process's own memory (two workers doubled every
 limit), login was limited per address only, the identity check locked the code for everyone
@@ -20,7 +22,10 @@ import pytest
 from redis import Redis
 from redis.exceptions import RedisError
 
+from doc_service.bootstrap import build_runtime
+from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
 from doc_service.web import create_app
+from tests.conftest import database_for_tests
 from tests.web.test_pages import csrf_of
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -36,6 +41,40 @@ def _redis_up() -> bool:
 def _app(runtime: Any, **config: Any) -> Any:
     return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "RATELIMIT_ENABLED": True,
                        **config}, runtime=runtime)
+
+
+@pytest.fixture(scope="module")
+def runtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    urls = database_for_tests(tmp_path_factory, "limits")
+    rt = build_runtime(tmp_path_factory.mktemp("limits"), secret_key="test-secret",
+                       database_url=next(urls), migrate=True)
+    load_demo(rt)
+    ensure_keys(rt)
+    yield rt
+    rt.engine.dispose()
+    next(urls, None)
+
+
+@pytest.fixture(scope="module")
+def accounts(runtime: Any) -> dict[str, dict[str, Any]]:
+    return {a["username"]: a for a in demo_accounts(runtime)}
+
+
+@pytest.fixture(scope="module")
+def students(runtime: Any) -> list[dict[str, Any]]:
+    return demo_students(runtime)
+
+
+@pytest.fixture(scope="module")
+def api(runtime: Any, accounts: dict[str, dict[str, Any]]) -> Any:
+    """Staff calls to this module's service, without rate limits (for setting up)."""
+    client = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
+                         "RATELIMIT_ENABLED": False}, runtime=runtime).test_client()
+
+    def call(who: str, method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {accounts[who]['token']}"}
+        return getattr(client, method)("/api/v1" + path, headers=headers, **kw)
+    return call
 
 
 @pytest.fixture
@@ -114,7 +153,7 @@ def checklist(api: Any, students: list[dict[str, Any]]) -> Iterator[tuple[dict, 
     student = [s for s in students if s["class_no"] == "交运2601"][3]
     resp = api("jy-issuer", "post", "/documents", json={
         "form_id": "verification_checklist", "student_no": student["student_no"],
-        "data": {"registration_type": "新生学籍注册", "academic_year": "2028-2029"}})
+        "data": {"registration_type": "新生学籍注册", "academic_year": "2026-2027"}})
     assert resp.status_code == 201, resp.get_json()
     yield resp.get_json(), student
 
@@ -156,7 +195,7 @@ def test_fifty_students_behind_one_campus_address_all_get_through(
     for student in students[:50]:
         resp = api("registrar", "post", "/documents", json={
             "form_id": "verification_checklist", "student_no": student["student_no"],
-            "data": {"registration_type": "在校生学年注册", "academic_year": "2029-2030"}})
+            "data": {"registration_type": "在校生学年注册", "academic_year": "2026-2027"}})
         assert resp.status_code == 201, resp.get_json()
         docs.append((resp.get_json(), student))
     campus = _client(limited, "10.24.0.1")
