@@ -60,7 +60,8 @@ def _user_by_id(user_id: int) -> User | None:
 def _session_user() -> User | None:
     """The signed-in account, if this cookie's session version is still the account's."""
     user = _user_by_id(int(session["user_id"]))
-    if user is None or session.get("session_version") != user.session_version:
+    # A session from before versions existed counts as version 0: the first logout ends it.
+    if user is None or session.get("session_version", 0) != user.session_version:
         return None
     return user
 

@@ -202,3 +202,11 @@ def test_fifty_students_behind_one_campus_address_all_get_through(
     answers = [_prove(campus, doc, student, student["id_number"][-6:]).status_code
                for doc, student in docs]
     assert answers == [302] * 50
+
+
+def test_an_unreachable_limit_store_lets_requests_through_and_says_so(
+        runtime: Any, caplog: pytest.LogCaptureFixture) -> None:
+    app = _app(runtime, RATELIMIT_STORAGE_URI="redis://127.0.0.1:1/0")  # a closed port
+    with caplog.at_level("WARNING", logger="doc_service.web.security"):
+        assert _client(app, "10.25.0.1").get("/login").status_code == 200
+    assert "rate limit storage unavailable" in caplog.text
