@@ -113,6 +113,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Kept in the signed session cookie at login and compared on every request: bumping it
+    # (logout, password change, disabling) ends every session of this account server-side.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     college: Mapped[College | None] = relationship(foreign_keys=[college_id], lazy="joined")
 
@@ -278,10 +281,15 @@ def chain_records(session: Session, doc_id: str) -> list[ChainRecordRow]:
 
 
 class IdentityLock(Base):
-    """Failed identity answers per document code, to lock out guessing."""
+    """Failed identity answers per (document code, client address), to slow down guessing.
+
+    Keyed by the client too, so that wrong answers from one place never lock the student
+    out from another.
+    """
 
     __tablename__ = "identity_locks"
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
 

@@ -162,6 +162,14 @@ def chsi_marked(doc_id: str) -> Response:
                     if doc.chsi_marked_at else None})
 
 
+@bp.post("/documents/<doc_id>/identity-unlock")
+def identity_unlock(doc_id: str) -> Response:
+    """The issuer or the registrar clears the student identity check's counters."""
+    actor = api_actor()
+    cleared = identity.unlock(runtime(), actor, doc_id[:40], ip=client_ip())
+    return jsonify({"id": doc_id[:40], "cleared": cleared})
+
+
 @bp.get("/inbox")
 def my_inbox() -> Response:
     actor = api_actor()
@@ -174,7 +182,8 @@ def my_inbox() -> Response:
 
 
 @bp.post("/codes/<code>/identity")
-@rate_limited("identity", limit=20, per_seconds=60)
+@rate_limited("identity-address", limit=600, per_seconds=60)
+@rate_limited("identity", limit=20, per_seconds=60, per_code=True)
 def prove_identity(code: str) -> Response:
     body = _body()
     student_no, last6 = body.get("student_no"), body.get("id_last6")

@@ -1,7 +1,10 @@
 """Who is asking: staff by session (password) or Bearer token, students by document token.
 
 Staff sign in with a password hashed by Werkzeug's scrypt KDF; the session is
-a signed, HttpOnly, SameSite cookie, renewed at login. API clients send
+a signed, HttpOnly, SameSite cookie, renewed at login. It carries the account's
+``session_version``, compared on every request: logout, a password change and
+disabling the account bump it (``services.accounts``), so an old cookie opens nothing.
+Failed logins are limited per address and per account. API clients send
 ``Authorization: Bearer <token>``: a staff API token (stored only as SHA-256)
 or a student's short-lived token from ``POST /api/v1/codes/{code}/identity``.
 """
@@ -30,10 +33,11 @@ from werkzeug.security import check_password_hash
 
 from doc_service.errors import AuthError
 from doc_service.services.access import Actor, Staff
+from doc_service.services.accounts import end_sessions
 from doc_service.services.audit import audit
 from doc_service.services.identity import actor_from_token
 from doc_service.storage.models import User
-from doc_service.web.security import client_ip, rate_limited
+from doc_service.web.security import client_ip, rate_limited, rate_limits
 
 bp = Blueprint("auth", __name__)
 STAFF_TOKEN_PREFIX = "ds_"
@@ -43,10 +47,23 @@ def runtime() -> Any:
     return current_app.extensions["runtime"]
 
 
+LOGIN_ACCOUNT_FAILURES = 10
+LOGIN_ACCOUNT_SECONDS = 15 * 60
+
+
 def _user_by_id(user_id: int) -> User | None:
     with runtime().sessions() as s:
         user = s.get(User, user_id)
         return user if user is not None and user.active else None
+
+
+def _session_user() -> User | None:
+    """The signed-in account, if this cookie's session version is still the account's."""
+    user = _user_by_id(int(session["user_id"]))
+    # A session from before versions existed counts as version 0: the first logout ends it.
+    if user is None or session.get("session_version", 0) != user.session_version:
+        return None
+    return user
 
 
 def _user_by_token(token: str) -> User | None:
@@ -72,7 +89,7 @@ def current_actor(doc_id: str | None = None) -> Actor | None:
         else:
             actor = actor_from_token(runtime(), token)
     elif session.get("user_id"):
-        user = _user_by_id(int(session["user_id"]))
+        user = _session_user()
         if user is None:
             session.clear()
         else:
@@ -120,6 +137,10 @@ def login() -> Any:
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()[:40]
         password = request.form.get("password") or ""
+        limits = rate_limits()
+        if limits is not None:  # per account too: many addresses guessing one password
+            limits.check("login-account", LOGIN_ACCOUNT_FAILURES, LOGIN_ACCOUNT_SECONDS,
+                         username.lower())
         with runtime().sessions.begin() as s:
             user = s.scalar(select(User).where(User.username == username))
             ok = (user is not None and user.active
@@ -129,14 +150,21 @@ def login() -> Any:
         if ok and user is not None:
             session.clear()  # new session id at privilege change
             session["user_id"] = user.id
+            session["session_version"] = user.session_version
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")))
+        if limits is not None:
+            limits.hit("login-account", LOGIN_ACCOUNT_FAILURES, LOGIN_ACCOUNT_SECONDS,
+                       username.lower())
         error = "用户名或密码不正确"
     return render_template("login.html", error=error), (401 if error else 200)
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    staff = current_staff() if "Authorization" not in request.headers else None
+    if staff is not None:
+        end_sessions(runtime(), staff.user.id)  # every copy of this cookie ends too
     session.clear()
     return redirect(url_for("auth.login"))
 

@@ -1,7 +1,9 @@
 """One place maps errors to HTTP: JSON for the API, a Chinese page for people.
 
 Our own errors carry their status and message; anything else becomes a 500
-with a reference number in the log and no traceback for the client.
+with a reference number in the log and no traceback for the client. A 429 (a rate limit,
+ours or Flask-Limiter's) says in Chinese how long to wait, as ``retry_after`` (seconds) in
+the JSON and a ``Retry-After`` header.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import logging
 import secrets
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from doc_service.errors import DocServiceError
+from doc_service.web.security import RateLimitedError
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,31 @@ def _render(status: int, payload: dict[str, object]):  # type: ignore[no-untyped
     return render_template("error.html", status=status, payload=payload), status
 
 
+def _wait_text(seconds: int) -> str:
+    return f"{seconds}秒" if seconds < 120 else f"{(seconds + 59) // 60}分钟"
+
+
+def _too_many(retry_after: int | None, message: str | None = None) -> Response:
+    """The 429 answer: a page for people, ``{"error": "rate_limited", …}`` for programs."""
+    wait = max(1, int(retry_after or 60))
+    text = message or "请求过于频繁"
+    payload: dict[str, object] = {"error": "rate_limited",
+                                  "message": f"{text.rstrip('，。')}，请{_wait_text(wait)}后再试",
+                                  "retry_after": wait}
+    response = make_response(_render(429, payload))
+    response.headers["Retry-After"] = str(wait)
+    return response
+
+
 def init_app(app: Flask) -> None:
+    @app.errorhandler(RateLimitedError)
+    def _limited(e: RateLimitedError) -> Response:
+        return _too_many(e.retry_after)
+
+    @app.errorhandler(RateLimitExceeded)
+    def _limiter(e: RateLimitExceeded) -> Response:
+        return _too_many(int(e.limit.limit.get_expiry()))
+
     @app.errorhandler(DocServiceError)
     def _ours(e: DocServiceError):  # type: ignore[no-untyped-def]
         return _render(e.http_status, e.to_dict())

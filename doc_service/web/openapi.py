@@ -29,6 +29,8 @@ def _op(summary: str, *, body: dict[str, Any] | None = None, ok: int = 200,
             "409": {"description": "状态冲突", "content": {"application/json": {"schema": ERROR}}},
             "422": {"description": "数据校验失败",
                     "content": {"application/json": {"schema": ERROR}}},
+            "429": {"description": "请求过于频繁或验证暂时锁定（Retry-After 秒后再试）",
+                    "content": {"application/json": {"schema": ERROR}}},
         },
     }
     if public:
@@ -127,6 +129,8 @@ def _described() -> dict[str, Any]:
                 body={"type": "object", "properties": {"data": obj}})},
             "/documents/{doc_id}/chsi-marked": {"post": _op("记录已在学信网标注",
                                                         params=[_path("doc_id")], result=obj)},
+            "/documents/{doc_id}/identity-unlock": {"post": _op(
+                "解除学生身份验证锁定（出具人或教务处）", params=[_path("doc_id")], result=obj)},
             "/inbox": {"get": _op("我的待办", result=obj)},
             "/openapi.json": {"get": _op("本接口的 OpenAPI 3.1 描述", public=True, result=obj)},
             "/codes/{code}": {"get": _op("按二维码查看文书状态（公开，无个人信息）", public=True,
@@ -144,6 +148,7 @@ def _described() -> dict[str, Any]:
                 "Error": {"type": "object", "required": ["error", "message"],
                           "properties": {"error": {"type": "string"},
                                          "message": {"type": "string"},
+                                         "retry_after": {"type": "integer"},
                                          "fields": {"type": "array", "items": {
                                              "type": "object",
                                              "properties": {"key": {"type": "string"},

@@ -1,37 +1,44 @@
-"""Response hardening, CSRF protection and a small rate limiter.
+"""Response hardening, CSRF protection and rate limits.
 
 CSRF: every session-authenticated state change must carry the session's
 token (form field ``csrf_token`` or header ``X-CSRF-Token``). Bearer-token API
-calls and JSON API calls (which no cross-site form can send) are exempt. The limiter is per client address, in
-memory (one process); it keeps guessing and scraping slow, not a DDoS shield.
+calls and JSON API calls (which no cross-site form can send) are exempt.
+
+Rate limits go through Flask-Limiter's storage: Redis when ``REDIS_URL`` is set (shared by
+every worker process), memory otherwise (one process). They keep guessing and scraping
+slow, not a DDoS shield: per client address, per (address, QR code) on the signing pages,
+per account for login failures.
 """
 
 from __future__ import annotations
 
 import hmac
+import logging
+import os
 import secrets
-import threading
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request, session
+from flask_limiter import Limiter
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.errors import StorageError
+from redis.exceptions import RedisError
 
 from doc_service.errors import DocServiceError
 
+log = logging.getLogger(__name__)
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+RATE_LIMITS = "doc_service_rate_limits"
 
 
 class CsrfError(DocServiceError):
     code = "csrf"
     http_status = 400
-
-
-class RateLimitedError(DocServiceError):
-    code = "rate_limited"
-    http_status = 429
 
 
 def csrf_token() -> str:
@@ -68,31 +75,89 @@ def _check_csrf() -> None:
         raise CsrfError("页面已过期或来源不明（CSRF 校验失败），请刷新页面后重试")
 
 
-class RateLimiter:
-    def __init__(self) -> None:
-        self._hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
+class RateLimitedError(DocServiceError):
+    code = "rate_limited"
+    http_status = 429
 
-    def hit(self, bucket: str, key: str, limit: int, per_seconds: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            q = self._hits[(bucket, key)]
-            while q and q[0] <= now - per_seconds:
-                q.popleft()
-            if len(q) >= limit:
-                return False
-            q.append(now)
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The app's Flask-Limiter and the checks the views make through its storage.
+
+    Counts live in the limiter's storage (Redis when ``REDIS_URL`` is set, so every worker
+    and every process shares them; memory otherwise). Keys are
+    ``(prefix, bucket, key…)``; the views choose the key (an address, an address and a
+    code, an account).
+    """
+
+    limiter: Limiter
+    prefix: str
+
+    def _ids(self, bucket: str, keys: tuple[str, ...]) -> tuple[str, ...]:
+        return (self.prefix, bucket, *keys)
+
+    def hit(self, bucket: str, limit: int, per_seconds: int, *keys: str) -> None:
+        """Count one request; RateLimitedError when the window is full."""
+        item = RateLimitItemPerSecond(limit, per_seconds)
+        if not self._call(self.limiter.limiter.hit, item, self._ids(bucket, keys)):
+            raise RateLimitedError("请求过于频繁，请稍后再试",
+                                   retry_after=self._retry_after(item, bucket, keys))
+
+    def check(self, bucket: str, limit: int, per_seconds: int, *keys: str) -> None:
+        """RateLimitedError when the window is full, without counting this request."""
+        item = RateLimitItemPerSecond(limit, per_seconds)
+        if not self._call(self.limiter.limiter.test, item, self._ids(bucket, keys)):
+            raise RateLimitedError("请求过于频繁，请稍后再试",
+                                   retry_after=self._retry_after(item, bucket, keys))
+
+    def _retry_after(self, item: RateLimitItem, bucket: str, keys: tuple[str, ...]) -> int:
+        try:
+            stats = self.limiter.limiter.get_window_stats(item, *self._ids(bucket, keys))
+        except (RedisError, StorageError) as e:
+            log.warning("rate limit storage unavailable: %s", e)
+            return int(item.get_expiry())
+        return max(1, int(stats.reset_time - time.time()) + 1)
+
+    @staticmethod
+    def _call(method: Callable[..., bool], item: RateLimitItem, ids: tuple[str, ...]) -> bool:
+        try:
+            return method(item, *ids)
+        except (RedisError, StorageError) as e:
+            # An unreachable Redis must not take the service down with it: let the request
+            # through and say so loudly.
+            log.warning("rate limit storage unavailable, request not limited: %s", e)
             return True
 
 
-def rate_limited(bucket: str, limit: int, per_seconds: int) -> Callable[..., Any]:
+def rate_limits() -> RateLimits | None:
+    """This app's limits, or None when rate limiting is switched off (RATELIMIT_ENABLED)."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    limits: RateLimits | None = current_app.extensions.get(RATE_LIMITS)
+    return limits
+
+
+def rate_limited(bucket: str, limit: int, per_seconds: int, *,
+                 per_code: bool = False) -> Callable[..., Any]:
+    """At most ``limit`` requests per ``per_seconds`` per client address for this view.
+
+    ``per_code``: count per (address, the view's ``code`` argument) instead, so that many
+    people behind one address (a campus NAT), each with their own document, do not share
+    one count.
+    """
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if current_app.config.get("RATELIMIT_ENABLED", True):
-                limiter: RateLimiter = current_app.extensions["rate_limiter"]
-                if not limiter.hit(bucket, client_ip() or "-", limit, per_seconds):
-                    raise RateLimitedError("请求过于频繁，请稍后再试")
+            limits = rate_limits()
+            if limits is not None:
+                keys = [client_ip() or "-"]
+                if per_code:
+                    keys.append(str(kwargs.get("code", ""))[:16].upper())
+                limits.hit(bucket, limit, per_seconds, *keys)
             return view(*args, **kwargs)
         return wrapped
     return decorator
@@ -115,8 +180,20 @@ def _headers(response: Response) -> Response:
     return response
 
 
+def storage_uri(app: Flask) -> str:
+    """Where the counts live: ``RATELIMIT_STORAGE_URI``, else ``REDIS_URL``, else memory."""
+    return str(app.config.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
+               or "memory://")
+
+
 def init_app(app: Flask) -> None:
-    app.extensions["rate_limiter"] = RateLimiter()
+    # One Limiter per app: its storage is the limiter's own, so two apps in one process
+    # (tests) share counts only when they share a Redis.
+    app.config["RATELIMIT_STORAGE_URI"] = storage_uri(app)
+    prefix = str(app.config.setdefault("RATELIMIT_KEY_PREFIX", "doc-service"))
+    limiter = Limiter(key_func=lambda: client_ip() or "-", app=app, strategy="moving-window")
+    if limiter.enabled:
+        app.extensions[RATE_LIMITS] = RateLimits(limiter, prefix)
     app.before_request(_check_csrf)
     app.after_request(_headers)
     app.jinja_env.globals["csrf_token"] = csrf_token

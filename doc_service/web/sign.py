@@ -2,8 +2,8 @@
 
 Anyone holding the paper sees the document's state (no personal data beyond a
 masked name). When the next signer is the student, they prove who they are
-(学号 + 身份证号后六位, rate limited and locked after repeated failures by
-``identity.prove_identity``); the short-lived token is kept in the session and
+(学号 + 身份证号后六位, rate limited per address and code, and held back after
+repeated failures from one address by ``identity.prove_identity``); the short-lived token is kept in the session and
 opens the document's page images and the Approve / Send back form. Decisions
 go through ``decisions.record_decision`` like every other signature.
 """
@@ -92,7 +92,8 @@ def status(code: str) -> Any:
 
 
 @bp.post("/d/<code>/identity")
-@rate_limited("identity", limit=20, per_seconds=60)
+@rate_limited("identity-address", limit=600, per_seconds=60)
+@rate_limited("identity", limit=20, per_seconds=60, per_code=True)
 def prove(code: str) -> Any:
     doc = _by_code(code)
     student_no = (request.form.get("student_no") or "").strip()[:20]

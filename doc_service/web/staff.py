@@ -24,7 +24,7 @@ from flask import (
 
 from doc_service.errors import DocServiceError, PermissionDeniedError, ValidationError
 from doc_service.forms.spec import FieldType, FormSpec, all_forms, load_form
-from doc_service.services import decisions, documents, previews, students
+from doc_service.services import decisions, documents, identity, previews, students
 from doc_service.services.access import CAN_ISSUE, Staff
 from doc_service.services.inbox import inbox
 from doc_service.storage.models import STATUS_LABELS, DocStatus, Document, Role, StepState
@@ -292,6 +292,16 @@ def revise(doc_id: str) -> Any:
 def chsi_done(doc_id: str) -> Any:
     doc = decisions.mark_chsi_done(runtime(), _me(), _doc_id(doc_id), ip=client_ip())
     flash("已记录：该异动已在学信网完成标注", "notice")
+    return redirect(url_for("staff.document_page", doc_id=doc.id))
+
+
+@bp.post("/documents/<doc_id>/identity-unlock")
+@staff_required
+def identity_unlock(doc_id: str) -> Any:
+    """The issuer or the registrar lets a locked-out student try the QR code again."""
+    doc = documents.get_document(runtime(), _me(), _doc_id(doc_id), log=False)
+    identity.unlock(runtime(), _me(), doc.id, ip=client_ip())
+    flash("已解除该文书二维码的身份验证锁定，学生可重新验证", "notice")
     return redirect(url_for("staff.document_page", doc_id=doc.id))
 
 

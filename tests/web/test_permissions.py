@@ -48,6 +48,7 @@ inbox   200   200   200   200   200   200   200   200   200   200   200   403   
 code    200   200   200   200   200   200   200   200   200   200   200   200   200  200
 ident   200   200   200   200   200   200   200   200   200   200   200   200   200  200
 openapi 200   200   200   200   200   200   200   200   200   200   200   200   200  200
+unlock  403   200   403   403   200   403   403   404   404   404   404   403   403  401
 """
 
 
@@ -152,6 +153,7 @@ def _request(call: Caller, endpoint: str, who: str | None, doc: dict[str, Any],
                                  json={"student_no": student["student_no"],
                                        "id_last6": student["id_number"][-6:]}),
         "openapi": lambda: call(who, "get", "/openapi.json"),
+        "unlock": lambda: call(who, "post", doc_path + "/identity-unlock"),
     }[endpoint]()
 
 
