@@ -8,6 +8,10 @@ Exactly once, and in parallel: items are issued a group at a time by
 ``batch_items.issue_items``, which reserves each item's 文号 before rendering and records
 only under its own claim, so runners may be killed, resumed or doubled. A big job without
 Redis is spread over local processes.
+
+A job is refused if a running job of the same form and academic year is still issuing some
+of its students (the database's one-open-document index holds even when starts race);
+cancelling and resuming are for the job's owner and the registrar.
 """
 
 from __future__ import annotations
