@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -140,17 +142,38 @@ class SpawnPool:
         # "spawn", not fork: this may run in a thread of a web worker, where forking could
         # copy a lock some other thread holds.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                 initializer=_enter_pool_process,
-                                 initargs=(RuntimeRecipe.of(rt),)) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                   initializer=_enter_pool_process,
+                                   initargs=(RuntimeRecipe.of(rt), os.getpid()))
+        try:
             yield from pool.map(_issue_group_here, groups)
+        finally:
+            # Interrupted (Ctrl-C, an error, the caller stopped reading): hand out no more
+            # groups; each process finishes the one it holds (a plain shutdown would first
+            # issue every group still queued).
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 SPAWN_POOL = SpawnPool()
 
+PARENT_CHECK_S = 1.0
+"""How often a pool process checks that the process that started it is still there."""
 
-def _enter_pool_process(recipe: RuntimeRecipe) -> None:
+
+def _enter_pool_process(recipe: RuntimeRecipe, parent_pid: int) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True,
+                     name="exit-with-parent").start()
     set_worker_runtime(recipe.build())
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """End this pool process once its parent is gone (killed, even with SIGKILL, which
+    leaves it no chance to stop its pool): an orphan would go on issuing a job nobody
+    follows. A group it held stays claimed with its numbers, and a resume issues it."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent_pid:
+            os._exit(1)
 
 
 def _issue_group_here(item_ids: list[int]) -> list[str | None]:

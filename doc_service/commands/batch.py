@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -150,11 +151,30 @@ def batch_cmd(form_id: str | None, grade: int | None, colleges: tuple[str, ...],
                        + ("（已交给 Redis 队列，由 doc-service worker 处理）"
                           if rt.redis_url else ""))
         if not detach:
-            progress = _follow(rt, actor, progress, show_bar=not as_json)
+            progress = _follow_until_stopped(rt, actor, progress, show_bar=not as_json)
     except DocServiceError as e:
         fail(e, as_json)
     _print_progress(progress, as_json)
     sys.exit(0 if progress.finished and not progress.failed else 1)
+
+
+def _follow_until_stopped(rt: Runtime, actor: Staff, progress: batch.BatchProgress,
+                          show_bar: bool) -> batch.BatchProgress:
+    """Follow the job to its end; stopped (Ctrl-C, or SIGTERM, taken the same way), leave
+    at once, as a kill would: the pool's processes end with this one (they watch it),
+    and ``--resume`` issues what is left, under the numbers already reserved. (Leaving
+    normally would first wait for every group already handed to the pool.)"""
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _follow(rt, actor, progress, show_bar)
+    except KeyboardInterrupt:
+        click.echo(f"\n已中断：批次 {progress.job_id} 未完成，用 --resume {progress.job_id} 继续",
+                   err=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _follow(rt: Runtime, actor: Staff, progress: batch.BatchProgress, show_bar: bool

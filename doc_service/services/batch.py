@@ -8,6 +8,10 @@ Exactly once, and in parallel: items are issued a group at a time by
 ``batch_items.issue_items``, which reserves each item's 文号 before rendering and records
 only under its own claim, so runners may be killed, resumed or doubled. A big job without
 Redis is spread over local processes.
+
+A job is refused if a running job of the same form and academic year is still issuing some
+of its students (the database's one-open-document index holds even when starts race);
+cancelling and resuming are for the job's owner and the registrar.
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from archive.store import FileContentStore
 from doc_service.errors import (
     ConfigurationError,
+    ConflictError,
     FieldError,
     NotFoundError,
     PermissionDeniedError,
@@ -37,7 +42,7 @@ from doc_service.rendering.pdf import BatchRenderer
 from doc_service.rendering.slots import GROUP_SIZE
 from doc_service.services.access import SCHOOL_WIDE, Actor, require_staff
 from doc_service.services.audit import audit
-from doc_service.services.batch_items import issue_items
+from doc_service.services.batch_items import finish_if_complete, issue_items
 from doc_service.services.runtime import BatchDispatcher, Runtime
 from doc_service.storage.batch_models import (
     OPEN_STATES,
@@ -52,6 +57,7 @@ from doc_service.storage.models import (
     SchoolClass,
     Student,
     User,
+    open_slot_of,
     utcnow,
 )
 
@@ -177,8 +183,10 @@ def start_batch(rt: Runtime, actor: Actor, form_id: str, grade: int | None = Non
         job = BatchJob(form_id=form.id, created_by=user.id, extra_data=extra,
                        selection={"grade": grade, "colleges": colleges, "classes": classes},
                        status=JobStatus.RUNNING, total=len(students))
+        _serialize_starts(session)
         session.add(job)
         session.flush()
+        _refuse_overlap(session, form, job, [s.id for s in students])
         session.execute(insert(BatchItem), [
             {"job_id": job.id, "student_id": s.id, "position": i, "state": ItemState.PENDING,
              "attempts": 0} for i, s in enumerate(students)])
@@ -198,6 +206,7 @@ def resume_batch(rt: Runtime, actor: Actor, job_id: str, *,
     runner is still alive it may still record its result, unless another runner claims
     the item first (then only that one can)."""
     job = _job_for(rt, actor, job_id)
+    _require_control(actor, job)
     if job.status == JobStatus.CANCELLED:
         raise WorkflowError("该批次已取消，不能继续")
     with rt.sessions.begin() as session:
@@ -210,14 +219,14 @@ def resume_batch(rt: Runtime, actor: Actor, job_id: str, *,
     if pending:
         (dispatcher or rt.dispatcher).submit(rt, job_id, pending)
     else:
-        _finish_if_complete(rt, job_id)
+        finish_if_complete(rt, job_id)
     return batch_progress(rt, actor, job_id)
 
 
 def cancel_batch(rt: Runtime, actor: Actor, job_id: str) -> BatchProgress:
     """Stop a job: unfinished items are cancelled (a number reserved for one stays unused,
     shown on the item); documents already issued stay."""
-    _job_for(rt, actor, job_id)
+    _require_control(actor, _job_for(rt, actor, job_id))
     with rt.sessions.begin() as session:
         session.execute(update(BatchJob).where(BatchJob.id == job_id,
                                                BatchJob.status == JobStatus.RUNNING)
@@ -297,7 +306,7 @@ def run_batch(rt: Runtime, job_id: str, *,
             if _job_status(rt, job_id) != JobStatus.RUNNING:
                 break
             _report(group, issue_items(rt, group, renderer=renderer), on_item)
-    _finish_if_complete(rt, job_id)
+    finish_if_complete(rt, job_id)
 
 
 def _report(group: list[int], states: list[str | None],
@@ -334,7 +343,7 @@ def rq_issue_items(job_id: str, item_ids: list[int]) -> list[str | None]:
     states: list[str | None] = []
     for group in _groups(list(item_ids)):  # tasks queued by versions with bigger chunks
         states += issue_items(rt, group)
-    _finish_if_complete(rt, job_id)
+    finish_if_complete(rt, job_id)
     return states
 
 
@@ -419,6 +428,46 @@ def _job_for(rt: Runtime, actor: Actor, job_id: str) -> BatchJob:
         return job
 
 
+def _require_control(actor: Actor, job: BatchJob) -> None:
+    """Cancelling or resuming a job is for the one who started it and the registrar
+    (教务处学籍科); others who may see it (its college's staff, the archivist) only watch."""
+    user = require_staff(actor)
+    if user.id != job.created_by and user.role != Role.REGISTRAR:
+        raise PermissionDeniedError("只有发起该批次的人或教务处学籍科可以取消或继续该批次")
+
+
+START_LOCK_KEY = 0x646F6362  # "docb": the advisory lock batch starts take on PostgreSQL
+
+
+def _serialize_starts(session: Session) -> None:
+    """Let one batch start at a time check for overlaps and record its job, so two started
+    together cannot both find the other absent. PostgreSQL: a transaction advisory lock;
+    SQLite: the job's insert, the first write, takes the database's one write lock before
+    the check reads (pysqlite begins the transaction there)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": START_LOCK_KEY})
+
+
+def _refuse_overlap(session: Session, form: FormSpec, job: BatchJob,
+                    student_ids: list[int]) -> None:
+    """Refuse a job if a running job of the same form and academic year still has items
+    open for some of its students (the database would refuse their second documents
+    anyway: this says so before anything is claimed, and names the job to wait for)."""
+    slot = open_slot_of(job.extra_data)
+    running = session.execute(
+        select(BatchJob.id, func.count(BatchItem.id))
+        .join(BatchItem, BatchItem.job_id == BatchJob.id)
+        .where(BatchJob.form_id == form.id, BatchJob.status == JobStatus.RUNNING,
+               BatchJob.id != job.id, BatchItem.state.in_(OPEN_STATES),
+               BatchItem.student_id.in_(student_ids))
+        .group_by(BatchJob.id).order_by(BatchJob.id)).all()
+    for other_id, overlap in running:
+        other = session.get(BatchJob, other_id)
+        if other is not None and open_slot_of(other.extra_data or {}) == slot:
+            raise ConflictError(f"所选学生中有 {overlap} 人正在另一个进行中的「{form.title}」批次"
+                                f"（{other_id}）中出具：请等该批次完成，或先取消它")
+
+
 def _job_status(rt: Runtime, job_id: str) -> str | None:
     with rt.sessions() as session:
         return session.scalar(select(BatchJob.status).where(BatchJob.id == job_id))
@@ -429,15 +478,3 @@ def _pending_ids(rt: Runtime, job_id: str) -> list[int]:
         return list(session.scalars(select(BatchItem.id).where(
             BatchItem.job_id == job_id, BatchItem.state == ItemState.PENDING)
             .order_by(BatchItem.position)))
-
-
-def _finish_if_complete(rt: Runtime, job_id: str) -> None:
-    pending = exists().where(and_(BatchItem.job_id == job_id,
-                                  BatchItem.state.in_(OPEN_STATES)))
-    with rt.sessions() as session:  # a read first: most calls find items still open
-        if session.scalar(select(pending)):
-            return
-    with rt.sessions.begin() as session:
-        session.execute(update(BatchJob).where(BatchJob.id == job_id,
-                                               BatchJob.status == JobStatus.RUNNING, ~pending)
-                        .values(status=JobStatus.DONE, finished_at=utcnow()))

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Result, and_, select, update
+from sqlalchemy import CursorResult, Result, and_, exists, select, update
 from sqlalchemy.orm import Session
 
 from doc_service.errors import DocServiceError, ValidationError
@@ -38,10 +38,24 @@ from doc_service.rendering.overlay import OverlayRenderer
 from doc_service.rendering.pdf import BatchRenderer, check_glyphs, default_renderer
 from doc_service.rendering.qr import new_code
 from doc_service.services.access import Staff
-from doc_service.services.documents import IssuePlan, plan_issue, record_issue, render_drafts
+from doc_service.services.documents import (
+    IssuePlan,
+    OpenDocumentExistsError,
+    plan_issue,
+    record_issue,
+    render_drafts,
+)
 from doc_service.services.runtime import Runtime
 from doc_service.storage.batch_models import OPEN_STATES, BatchItem, BatchJob, ItemState, JobStatus
-from doc_service.storage.models import DocStatus, Document, Student, User, new_id, utcnow
+from doc_service.storage.models import (
+    OPEN_STATUSES,
+    Document,
+    Student,
+    User,
+    new_id,
+    open_slot_of,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +77,17 @@ def issue_items(rt: Runtime, item_ids: Sequence[int], *,
     items one by one; one that fails alone is marked failed in a transaction of its own,
     so one broken record does not stop the whole job."""
     ids = list(item_ids)
+    states = _issue_or_fall_back(rt, ids, renderer)
+    if any(state is not None for state in states):
+        # Whoever closes a job's last item closes the job, so a job whose runner died
+        # after its last group (or a pool whose parent was killed) does not stay running.
+        for job_id in _jobs_of(rt, ids):
+            finish_if_complete(rt, job_id)
+    return states
+
+
+def _issue_or_fall_back(rt: Runtime, ids: list[int],
+                        renderer: BatchRenderer | None) -> list[str | None]:
     claims: dict[int, int] = {}
     try:
         return _issue_group(rt, ids, claims, renderer)
@@ -81,6 +106,25 @@ def issue_items(rt: Runtime, item_ids: Sequence[int], *,
                                     error=_spoiled("出具时发生内部错误（已记录日志），"
                                                    "请稍后为该学生单独出具", number)))
         return [str(ItemState.FAILED)]
+
+
+def _jobs_of(rt: Runtime, ids: list[int]) -> list[str]:
+    with rt.sessions() as session:
+        return list(session.scalars(select(BatchItem.job_id).where(BatchItem.id.in_(ids))
+                                    .distinct()))
+
+
+def finish_if_complete(rt: Runtime, job_id: str) -> None:
+    """Mark a running job done once none of its items is left open."""
+    pending = exists().where(and_(BatchItem.job_id == job_id,
+                                  BatchItem.state.in_(OPEN_STATES)))
+    with rt.sessions() as session:  # a read first: most calls find items still open
+        if session.scalar(select(pending)):
+            return
+    with rt.sessions.begin() as session:
+        session.execute(update(BatchJob).where(BatchJob.id == job_id,
+                                               BatchJob.status == JobStatus.RUNNING, ~pending)
+                        .values(status=JobStatus.DONE, finished_at=utcnow()))
 
 
 @dataclass(frozen=True)
@@ -116,7 +160,8 @@ def _issue_group(rt: Runtime, ids: list[int], claims: dict[int, int],
         else:
             students = {s.id: s for s in session.scalars(
                 select(Student).where(Student.id.in_([i.student_id for i in items])))}
-            live = _live_documents(session, job.form_id, list(students))
+            live = _live_documents(session, job.form_id, open_slot_of(job.extra_data),
+                                   list(students))
             for item in items:
                 student = students[item.student_id]
                 if student.id in live:
@@ -194,6 +239,13 @@ def _render_and_record(rt: Runtime, form: FormSpec, actor: Staff, user: User,
                                     .values(document_id=draft.doc_id))
             except _ClaimLost:
                 states[claim.item_id] = None
+            except OpenDocumentExistsError:
+                # Another job (or a person) issued this student's document meanwhile: the
+                # database kept it to one, and this item leaves it at that.
+                states[claim.item_id] = _close_claim(
+                    session, claim, ItemState.SKIPPED,
+                    _spoiled("已有签批中的同类文书（另一批次或人工同时出具），未重复出具",
+                             claim.number))
             except DocServiceError as e:
                 states[claim.item_id] = _close_claim(session, claim, ItemState.FAILED,
                                                      _spoiled(_error_text(e), claim.number))
@@ -260,11 +312,13 @@ def _spoiled(message: str, number: str | None) -> str:
     return f"{message}（预留文号 {number} 作废）" if number else message
 
 
-def _live_documents(session: Session, form_id: str, student_ids: list[int]) -> dict[int, str]:
-    """The students who already have a document of this form in signing, with its 文号."""
+def _live_documents(session: Session, form_id: str, slot: str,
+                    student_ids: list[int]) -> dict[int, str]:
+    """The students who already have an open document of this form (and academic year,
+    ``slot``), with its 文号: the one the database would refuse a second of."""
     rows = session.execute(select(Document.student_id, Document.number).where(
         Document.form_id == form_id, Document.student_id.in_(student_ids),
-        Document.status.in_([DocStatus.IN_PROGRESS, DocStatus.REJECTED])))
+        Document.open_slot == slot, Document.status.in_(OPEN_STATUSES)))
     return {student_id: number for student_id, number in rows if student_id is not None}
 
 

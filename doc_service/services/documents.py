@@ -24,10 +24,12 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from doc_service.config import Institution
 from doc_service.errors import (
+    ConflictError,
     DocServiceError,
     FieldError,
     NotFoundError,
@@ -61,6 +63,7 @@ from doc_service.services.access import (
 from doc_service.services.audit import audit
 from doc_service.services.runtime import ContentStore, Runtime
 from doc_service.storage.models import (
+    OPEN_DOCUMENT_INDEX,
     College,
     DocStatus,
     Document,
@@ -71,6 +74,7 @@ from doc_service.storage.models import (
     Student,
     User,
     new_id,
+    open_slot_of,
     utcnow,
 )
 
@@ -79,6 +83,35 @@ STEP_DUE_WORKING_DAYS = 3
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _STUDENT_NO = re.compile(r"[A-Za-z0-9]{1,20}")
+
+
+class OpenDocumentExistsError(ConflictError):
+    """The student has this form open already (in signing or sent back): the database's
+    one-open-document index refused the second (``storage.models.OPEN_DOCUMENT_INDEX``)."""
+
+    code = "open_document_exists"
+
+
+def _open_conflict(e: IntegrityError) -> bool:
+    """Whether an insert broke the one-open-document index (PostgreSQL names the index,
+    SQLite its columns)."""
+    text = str(e.orig)
+    return OPEN_DOCUMENT_INDEX in text or "documents.open_slot" in text
+
+
+def flush_new_document(session: Session, form: FormSpec, doc: Document) -> None:
+    """Write the new ``doc`` now, so that a second open document of the student's form
+    is refused here as :class:`OpenDocumentExistsError` (409), not at commit as a 500.
+    The caller's transaction (or savepoint) is spoiled by it and must be rolled back."""
+    try:
+        session.flush()
+    except IntegrityError as e:
+        if not _open_conflict(e):
+            raise
+        year = f"（{doc.open_slot} 学年）" if doc.open_slot else ""
+        raise OpenDocumentExistsError(
+            f"{doc.student_name or doc.student_no}（学号 {doc.student_no}）已有签批中或退回待改的"
+            f"「{form.title}」{year}，不能重复出具：请先办结或作废原文书") from e
 
 
 class Clock(Protocol):
@@ -317,7 +350,8 @@ def _new_document(plan: IssuePlan, draft: Draft, user: User, steps: list[Step], 
                    student_name=data.get("name", ""), college_id=plan.college_id,
                    class_id=plan.class_id, issuer_id=user.id, issued_on=draft.issued_on,
                    draft_sha256=draft.pdf_sha256, current_sha256=draft.pdf_sha256,
-                   docx_sha256=None, signature_areas=draft.signature_areas)
+                   docx_sha256=None, signature_areas=draft.signature_areas,
+                   open_slot=open_slot_of(data))
     doc.steps = steps
     return doc
 
@@ -335,6 +369,7 @@ def record_issue(rt: Runtime, session: Session, actor: Actor, user: User, plan: 
     session.add(doc)
     audit(session, actor, "issue", "document", draft.doc_id, ip=ip, form_id=plan.form.id,
           number=draft.number)
+    flush_new_document(session, plan.form, doc)
     return doc
 
 
@@ -407,9 +442,11 @@ def revise_document(rt: Runtime, actor: Actor, doc_id: str, data: dict[str, Any]
         old.status = DocStatus.SUPERSEDED
         old.superseded_by = draft.doc_id
         old.lock_version += 1
+        session.flush()  # the old version is no longer open before the new one is
         session.add(doc)
         audit(session, actor, "revise", "document", draft.doc_id, ip=ip, previous=old.id,
               version=doc.version)
+        flush_new_document(session, form, doc)
     return load_document(rt, draft.doc_id)
 
 

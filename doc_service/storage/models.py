@@ -27,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     select,
+    text,
 )
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -64,6 +65,24 @@ class DocStatus(StrEnum):
     SEALED = "sealed"            # chain complete, final PDF sealed
     SUPERSEDED = "superseded"    # replaced by a newer version
     VOIDED = "voided"
+
+
+OPEN_STATUSES = (DocStatus.IN_PROGRESS, DocStatus.REJECTED)
+"""A document in signing or sent back for revision: the student's one open paper of its
+form (and academic year) until it is sealed, superseded or voided."""
+
+OPEN_DOCUMENT_INDEX = "uq_documents_open"
+"""The partial unique index (migration 0008) holding one open document per student,
+form and slot: two racing issuers cannot both insert one."""
+
+_OPEN_CONDITION = text("status IN ('in_progress', 'rejected')")
+
+
+def open_slot_of(data: dict[str, Any]) -> str:
+    """What tells two open documents of one form for one student apart: the academic
+    year for the forms that carry one (学籍电子注册信息核对表 is once per 学年), else
+    nothing (one open document of the form at a time)."""
+    return str(data.get("academic_year") or "").strip()[:20]
 
 
 STATUS_LABELS = {
@@ -170,6 +189,8 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("series_id", "version"),
         Index("ix_documents_status_college", "status", "college_id"),
+        Index(OPEN_DOCUMENT_INDEX, "form_id", "student_id", "open_slot", unique=True,
+              sqlite_where=_OPEN_CONDITION, postgresql_where=_OPEN_CONDITION),
     )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     series_id: Mapped[str] = mapped_column(String(32), index=True)
@@ -201,6 +222,9 @@ class Document(Base):
     """学信网 marking deadline (status-change notices, seed 004: 15 working days)."""
     chsi_marked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     chsi_marked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    open_slot: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    """``open_slot_of(data)`` at issue; with form and student, unique among open documents.
+    (Documents found open twice by migration 0008 keep ``dup:<id>`` on the later ones.)"""
 
     college: Mapped[College] = relationship(lazy="joined")
     steps: Mapped[list[Step]] = relationship(order_by="Step.position", lazy="selectin",

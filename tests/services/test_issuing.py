@@ -148,8 +148,9 @@ def test_numbers_follow_each_other_and_a_failed_render_gives_its_number_back(
                        renderer=renderer, clock=CLOCK)
     assert documents_and_last_number(rt) == (1, 1)
     renderer.refuse.clear()
-    second = issue_document(rt, issuer, FORM, dict(EXTRA), student_no=school.student_no,
-                            renderer=renderer, clock=CLOCK)
+    # another academic year: the first is still open, and one is open per year (0008)
+    second = issue_document(rt, issuer, FORM, {**EXTRA, "academic_year": "2027-2028"},
+                            student_no=school.student_no, renderer=renderer, clock=CLOCK)
     assert (first.number, second.number) == ("核〔2026〕1号", "核〔2026〕2号")
     assert first.issued_on == second.issued_on == CLOCK.today()
     assert rt.store.get(second.draft_sha256).startswith(b"%PDF-fake")

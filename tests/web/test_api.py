@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.web.academic_years import fresh_academic_year
+
 CHECKLIST = {"registration_type": "新生学籍注册", "academic_year": "2026-2027"}
 
 
@@ -28,7 +30,7 @@ def _student(students: list[dict[str, Any]], class_no: str, index: int) -> dict[
 def _issue(api: Any, student: dict[str, Any], who: str = "jy-issuer", **data: Any) -> Any:
     return api(who, "post", "/documents", json={
         "form_id": "verification_checklist", "student_no": student["student_no"],
-        "data": {**CHECKLIST, **data}})
+        "data": {**CHECKLIST, "academic_year": fresh_academic_year(), **data}})
 
 
 def _issued(api: Any, student: dict[str, Any], **data: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from doc_service.storage.models import Document
+from tests.web.academic_years import fresh_academic_year
 
 
 def csrf_of(html: str) -> str:
@@ -32,7 +33,7 @@ def student_of(students: list[dict[str, Any]], class_no: str, index: int = 0) ->
 def issue_checklist(api: Any, student: dict[str, Any], who: str = "jy-issuer") -> dict[str, Any]:
     resp = api(who, "post", "/documents", json={
         "form_id": "verification_checklist", "student_no": student["student_no"],
-        "data": {"registration_type": "在校生学年注册", "academic_year": "2026-2027"}})
+        "data": {"registration_type": "在校生学年注册", "academic_year": fresh_academic_year()}})
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 

@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.web.academic_years import fresh_academic_year
+
 ROLES = ("admin", "registrar", "office", "archivist", "jy-issuer", "jy-head", "jy-teacher1",
          "jy-teacher2", "xx-issuer", "xx-head", "xx-teacher1", "student", "student-other",
          "anonymous")
@@ -91,7 +93,7 @@ def _issue(call: Any, student: dict[str, Any], who: str = "jy-issuer") -> dict[s
 
 def _issue_body(student: dict[str, Any]) -> dict[str, Any]:
     return {"form_id": "verification_checklist", "student_no": student["student_no"],
-            "data": {"registration_type": "新生学籍注册", "academic_year": "2026-2027"}}
+            "data": {"registration_type": "新生学籍注册", "academic_year": fresh_academic_year()}}
 
 
 def _token(call: Any, doc: dict[str, Any], student: dict[str, Any]) -> str:
