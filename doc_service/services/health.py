@@ -41,7 +41,7 @@ def check_health(rt: Runtime) -> Health:
         if isinstance(store, FileContentStore):
             problem = _unwritable(store.root)
             if problem:
-                problems.append(f"{label}无法写入（{store.root}）：{problem}")
+                problems.append(f"{label}无法写入：{problem}")
     return Health(tuple(problems))
 
 
