@@ -49,8 +49,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="doc-service")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """doc-service：学籍文书的填制、签批与归档。"""
+    if ctx.invoked_subcommand != "serve":  # a server's log keeps them, for its operators
+        signing_commands.quiet_library_logs()
 
 
 @main.command("forms")
