@@ -4,6 +4,10 @@ The public view never holds an ID number, 考生号, address, phone or the PDF
 itself: the form, 文号, school and college, issue date, the masked name, each
 signer's role and time, the file's SHA-256, and whether it is valid, pending,
 voided or superseded (and by what).
+
+An uploaded PDF always gets a verdict, whatever the file holds (the verifier never raises):
+its reasons are plain Chinese (:data:`CHECK_REASONS`, never the verifier's English detail)
+and name signers by position and role, never by name.
 """
 
 from __future__ import annotations
