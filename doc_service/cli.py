@@ -49,8 +49,11 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="doc-service")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """doc-service：学籍文书的填制、签批与归档。"""
+    if ctx.invoked_subcommand != "serve":  # a server's log keeps them, for its operators
+        signing_commands.quiet_library_logs()
 
 
 @main.command("forms")
@@ -144,6 +147,16 @@ def _print_accounts(accounts: list[dict[str, Any]]) -> None:
                    f"{a['role']} {a.get('college') or '全校'}{extra}")
 
 
+def _announce_demo(rt: Runtime) -> None:
+    """Say that demo data was just created. The accounts' passwords go to a terminal only,
+    this once: a server's output usually ends up in its log, readable by more people."""
+    click.echo("已载入演示数据")
+    if sys.stdout.isatty():
+        _print_accounts(demo_accounts(rt))
+    else:
+        click.echo("演示账号及密码不写入日志：请在终端运行 doc-service demo 查看")
+
+
 def _archive_startup(rt: Runtime) -> None:
     """Report anything a crash left half-done in the archive; archive sealed stragglers."""
     problems = startup_check(rt.engine, rt.archive)
@@ -163,11 +176,11 @@ def _archive_startup(rt: Runtime) -> None:
 def serve_cmd(host: str, port: int, workers: int, threads: int, demo: bool) -> None:
     """以生产用 WSGI 服务器（gunicorn，多进程）启动服务。"""
     rt = cli_runtime()
-    if demo and load_demo(rt):
-        click.echo("已载入演示数据")
+    created = demo and load_demo(rt)
     ensure_keys(rt)
     _archive_startup(rt)
-    _print_accounts(demo_accounts(rt))
+    if created:
+        _announce_demo(rt)
     rt.engine.dispose()  # workers open their own connections after the fork
     # Signing is CPU-bound: one process per core lets approvals use every core.
     options = {"bind": f"{host}:{port}", "workers": workers or os.cpu_count() or 2,

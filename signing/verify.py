@@ -173,6 +173,10 @@ def _check_signature(sig: EmbeddedPdfSignature, vc: ValidationContext,
             status = validate_pdf_signature(sig, vc, diff_policy=CHAIN_DIFF_POLICY)
     except (PdfError, PyHankoSigningError, ValueError, KeyError, TypeError) as e:
         return [_fail("validation", f"pyHanko could not validate: {e}")]
+    except Exception as e:  # noqa: BLE001 - a mangled CMS blob fails in pyHanko in many ways
+        # (AttributeError on an unknown digest OID, RecursionError on deep nesting, ...):
+        # whatever the reason, this signature is not valid; it is a finding, not a crash.
+        return [_fail("validation", f"pyHanko could not validate: {type(e).__name__}: {e}")]
     checks.append(Check("intact", bool(status.intact),
                         "" if status.intact else "signed bytes were changed (digest mismatch)"))
     checks.append(Check("signature_valid", bool(status.valid),
@@ -218,8 +222,17 @@ def verify_pdf(
     except (PdfError, ValueError, KeyError, TypeError, IndexError) as e:
         # A damaged object read lazily half-way through (e.g. a flipped byte in a
         # dictionary): the file is not the signed document any more.
-        return VerificationReport(None, None, (), (), (
-            _fail("readable", f"document structure damaged: {type(e).__name__}: {e}"),))
+        return _unreadable(f"document structure damaged: {type(e).__name__}: {e}")
+    except RecursionError:
+        # reference loops and deeply nested arrays or dictionaries (the reader recurses)
+        return _unreadable("document structure damaged: nesting too deep or a reference loop")
+    except Exception as e:  # noqa: BLE001 - the contract is "never raises for a bad document"
+        return _unreadable(f"document structure damaged: {type(e).__name__}: {e}")
+
+
+def _unreadable(detail: str) -> VerificationReport:
+    """The report on a file that cannot be read as a PDF (the one failed check says why)."""
+    return VerificationReport(None, None, (), (), (_fail("readable", detail),))
 
 
 _Signed = tuple[EmbeddedPdfSignature, SignatureReport, x509.Certificate | None]
@@ -240,7 +253,7 @@ def _verify_pdf(
         reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
         sigs = sorted(reader.embedded_signatures, key=lambda s: s.signed_revision)
     except (PdfError, ValueError, KeyError, TypeError) as e:
-        return VerificationReport(None, None, (), (), (_fail("readable", f"not a PDF: {e}"),))
+        return _unreadable(f"not a PDF: {e}")
     sig_reports, regular = _signature_reports(
         sigs, validation_context or trust_context(trust_roots))
     doc_checks = _seal_checks(reader, sigs, sig_reports, require_seal)

@@ -7,6 +7,7 @@ the main ``doc-service`` group with :func:`register`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from datetime import UTC, datetime
@@ -89,15 +90,27 @@ def keys_root() -> None:
 @click.option("--root", "root_pem", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="trust this root (PEM) instead of the instance's")
 def verify_cmd(pdf_file: Path, as_json: bool, root_pem: Path | None) -> None:
-    """Verify a signed document; exit 0 only when every check holds."""
+    """Verify a signed document; exit 0 only when every check holds, 1 when the document is
+    invalid or cannot be parsed as a PDF (the report says which)."""
+    quiet_library_logs()
     try:
         roots = ([x509.load_pem_x509_certificate(root_pem.read_bytes())] if root_pem
                  else [open_keystore().root_cert()])
     except (SigningError, ValueError) as e:
         raise click.ClickException(f"no trust root: {e}") from e
-    report = verify_pdf(pdf_file.read_bytes(), roots)
+    try:
+        data = pdf_file.read_bytes()
+    except OSError as e:
+        raise click.ClickException(f"无法读取文件 {pdf_file}：{e.strerror}") from e
+    report = verify_pdf(data, roots)
+    unreadable = next((c for c in report.document_checks
+                       if c.name == "readable" and not c.ok), None)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    elif unreadable is not None:
+        click.echo(f"文件 {pdf_file}")
+        click.echo(f"  ✘ 无法解析的 PDF：文件已损坏或结构异常（{unreadable.detail}）")
+        click.echo("结论 RESULT: 无效 INVALID")
     else:
         mark = {True: "✔", False: "✘"}
         click.echo(f"文件 {pdf_file}  文档 {report.document_id} v{report.document_version}")
@@ -111,6 +124,19 @@ def verify_cmd(pdf_file: Path, as_json: bool, root_pem: Path | None) -> None:
             click.echo(f"  {mark[c.ok]} {c.name}" + (f": {c.detail}" if c.detail else ""))
         click.echo("结论 RESULT: " + ("有效 VALID" if report.ok else "无效 INVALID"))
     sys.exit(0 if report.ok else 1)
+
+
+LIBRARY_LOGGERS = ("pyhanko", "pyhanko_certvalidator")
+"""Libraries that log (with tracebacks) what the verification report already says."""
+
+
+def quiet_library_logs() -> None:
+    """Keep the libraries' log output away from the terminal: a damaged file is a finding
+    in the report, not a page of pyHanko's internal tracebacks."""
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.addHandler(logging.NullHandler())
+        logger.propagate = False
 
 
 DEMO_PEOPLE = {

@@ -25,7 +25,10 @@ _MIN_YEAR, _MAX_YEAR = 1900, 2100
 _ABSOLUTE_MAX = 2000
 
 
-def _has_control(value: str, *, multiline: bool) -> bool:
+def has_control(value: str, *, multiline: bool) -> bool:
+    """Whether ``value`` holds a character no one should type into a document: controls
+    (newline and tab allowed when ``multiline``), invisible format characters, surrogates
+    and private-use code points. Field values and decision comments share this rule."""
     for ch in value:
         if multiline and ch in "\n\t":
             continue
@@ -115,7 +118,7 @@ def _clean_field(spec: FieldSpec, raw: Any, errors: list[FieldError]) -> Any:
         limit = min(spec.max_length or _ABSOLUTE_MAX, _ABSOLUTE_MAX)
         fail("too_long", f"{label}过长（最多{limit}个字符，现有{len(value)}个）")
         return None
-    if _has_control(value, multiline=spec.type is FieldType.TEXTAREA):
+    if has_control(value, multiline=spec.type is FieldType.TEXTAREA):
         fail("control_char", f"{label}含有不可见的控制字符，请删除后重新输入")
         return None
     if spec.min_length and len(value) < spec.min_length:

@@ -28,6 +28,15 @@ MAX_COLUMNS = 256
 """Columns beyond this are ignored: no roster has more, and a sheet may claim 16384."""
 MAX_XML_BYTES = 400 * 1024 * 1024
 """Uncompressed size of one XLSX part; beyond it we suspect a ZIP bomb."""
+MAX_TOTAL_XML_BYTES = 256 * 1024 * 1024
+"""Uncompressed size of all XLSX parts together (a bomb spreads itself over many parts);
+a 50,000-row roster of 30 columns is well under 100 MB."""
+MAX_XML_ROWS = 1_000_000
+"""``<row>`` elements of all worksheets together: twenty times the rows a roster may have
+(blank and formatted rows count here), so a sheet of empty rows is refused unread."""
+MAX_CELLS = 2_000_000
+"""Cells of all worksheets together, counted in the raw XML before openpyxl parses any:
+50,000 rows of 40 columns; a sheet of short rows cannot hide millions of cells."""
 MAX_CSV_BYTES = 100 * 1024 * 1024
 _CHUNK = 1 << 20
 _SNIFF = 64 * 1024
@@ -111,24 +120,43 @@ def open_sheets(stream: IO[bytes], filename: str = "") -> RosterFile:
 
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+\d+(?::[A-Z]+\d+)?)"')
 _ROW = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_CELL = re.compile(rb"<(?:\w+:)?c[\s>/]")
+_TAG_OVERLAP = 32
+"""Bytes of the previous chunk to count a ``<row`` or ``<c`` tag split by a chunk edge."""
+TOO_MANY_CELLS = (f"表格单元格过多（超过{MAX_CELLS}个），无法读取：请删除多余的列和空行，"
+                  "或按院系或班级拆分后分批导入")
 
 
-def _scan_sheet_xml(archive: zipfile.ZipFile, path: str) -> tuple[int, tuple[str, ...]]:
-    """Count ``<row>`` elements and collect merged ranges, streaming the part's bytes.
+@dataclass(frozen=True)
+class _SheetScan:
+    rows: int
+    """``<row>`` elements: an upper bound on the rows openpyxl will yield."""
+    cells: int
+    merged: tuple[str, ...]
+
+
+def _scan_sheet_xml(archive: zipfile.ZipFile, path: str, max_cells: int) -> _SheetScan:
+    """Count ``<row>`` and ``<c>`` elements and collect merged ranges, streaming the part's
+    bytes; stop with :class:`RosterFileError` as soon as there are more than ``max_cells``.
 
     openpyxl's read-only mode does not expose merged cells (``<mergeCells>`` comes after
     the data), and a merged header would otherwise read as silent blanks.
     """
-    rows = 0
+    rows = cells = 0
     merged: set[str] = set()
     tail = b""
     with archive.open(path) as part:
         while chunk := part.read(_CHUNK):
             buf = tail + chunk
-            rows += len(_ROW.findall(chunk))
+            # the matches that end in this chunk, including one split across the boundary
+            edge = tail[-_TAG_OVERLAP:]
+            rows += len(_ROW.findall(edge + chunk)) - len(_ROW.findall(edge))
+            cells += len(_CELL.findall(edge + chunk)) - len(_CELL.findall(edge))
+            if cells > max_cells:
+                raise RosterFileError(TOO_MANY_CELLS)
             merged.update(m.decode() for m in _MERGE.findall(buf))
             tail = buf[-300:]
-    return rows, tuple(sorted(merged))
+    return _SheetScan(rows, cells, tuple(sorted(merged)))
 
 
 def _open_xlsx(stream: IO[bytes]) -> RosterFile:
@@ -140,8 +168,11 @@ def _open_xlsx(stream: IO[bytes]) -> RosterFile:
     if "xl/workbook.xml" not in {i.filename for i in infos}:
         raise RosterFileError("这是一个压缩文件（如 Word 文档或 ZIP），不是 XLSX 表格："
                               "请上传从教务系统导出的 XLSX 或 CSV 文件")
-    if any(i.file_size > MAX_XML_BYTES for i in infos):
+    if (any(i.file_size > MAX_XML_BYTES for i in infos)
+            or sum(i.file_size for i in infos) > MAX_TOTAL_XML_BYTES):
+        # before openpyxl reads a byte: it would parse shared strings and styles whole
         raise RosterFileError("文件解压后过大，无法读取：请按院系或班级拆分后分批导入")
+    scans = _scan_worksheets(archive, infos)
     try:
         stream.seek(0)
         workbook = openpyxl.load_workbook(stream, read_only=True, data_only=True)
@@ -156,7 +187,8 @@ def _open_xlsx(stream: IO[bytes]) -> RosterFile:
         workbook.close()
         raise RosterFileError("XLSX 文件中没有工作表")
     try:
-        streams = tuple(_sheet_stream(archive, sheet) for sheet in sheets)
+        budget = [MAX_CELLS - sum(scan.cells for scan in scans.values())]
+        streams = tuple(_sheet_stream(archive, sheet, scans, budget) for sheet in sheets)
     except RosterFileError:
         workbook.close()
         archive.close()
@@ -164,18 +196,48 @@ def _open_xlsx(stream: IO[bytes]) -> RosterFile:
     return RosterFile("xlsx", streams, _closers=[archive, workbook])
 
 
-def _sheet_stream(archive: zipfile.ZipFile, sheet: Any) -> RowStream:
-    """One worksheet of an open read-only workbook, readable several times."""
+_WORKSHEET_PART = re.compile(r"xl/worksheets/[^/]+\.xml")
+
+
+def _scan_worksheets(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]
+                     ) -> dict[str, _SheetScan]:
+    """Every worksheet part where Excel puts them, scanned before openpyxl opens the book:
+    opening a sheet without a ``<dimension>`` parses all of it, bomb or not."""
+    scans: dict[str, _SheetScan] = {}
+    left = MAX_CELLS
+    for info in infos:
+        if _WORKSHEET_PART.fullmatch(info.filename):
+            try:
+                scan = _scan_sheet_xml(archive, info.filename, left)
+            except (zipfile.BadZipFile, OSError, EOFError) as e:
+                raise RosterFileError("XLSX 文件已损坏：请重新导出后上传") from e
+            scans[info.filename] = scan
+            left -= scan.cells
+    if sum(scan.rows for scan in scans.values()) > MAX_XML_ROWS:
+        raise RosterFileError(f"表格行数过多（超过{MAX_XML_ROWS}行，含空行），无法读取："
+                              "请删除多余的空行，或按院系或班级拆分后分批导入")
+    return scans
+
+
+def _sheet_stream(archive: zipfile.ZipFile, sheet: Any, scans: dict[str, _SheetScan],
+                  cell_budget: list[int]) -> RowStream:
+    """One worksheet of an open read-only workbook, readable several times. A sheet stored
+    elsewhere than :func:`_scan_worksheets` looks is scanned here, its cells taken from
+    ``cell_budget`` (what the scanned sheets left)."""
     # Exports often carry a wrong <dimension>; openpyxl would stop reading at it.
     sheet.reset_dimensions()
     path = getattr(sheet, "_worksheet_path", None)  # openpyxl internal, read-only mode
     upper: int | None = None
     merged: tuple[str, ...] | None = None
     if isinstance(path, str):
-        try:
-            upper, merged = _scan_sheet_xml(archive, path)
-        except (KeyError, zipfile.BadZipFile, OSError) as e:
-            raise RosterFileError("XLSX 文件已损坏：请重新导出后上传") from e
+        scan = scans.get(path)
+        if scan is None:
+            try:
+                scan = _scan_sheet_xml(archive, path, cell_budget[0])
+            except (KeyError, zipfile.BadZipFile, OSError) as e:
+                raise RosterFileError("XLSX 文件已损坏：请重新导出后上传") from e
+            cell_budget[0] -= scan.cells
+        upper, merged = scan.rows, scan.merged
 
     def rows() -> Iterator[tuple[int, tuple[Any, ...]]]:
         try:

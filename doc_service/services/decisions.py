@@ -15,7 +15,6 @@ import datetime as dt
 import hashlib
 import os
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -32,6 +31,7 @@ from doc_service.errors import (
     ValidationError,
     WorkflowError,
 )
+from doc_service.forms.validation import has_control
 from doc_service.rendering.fonts import font_codepoints
 from doc_service.services.access import (
     Actor,
@@ -211,8 +211,10 @@ def _checked_comment(decision: str, comment: str) -> str:
                                           "too_long")])
     if decision == "reject" and not comment:
         raise ValidationError([FieldError("comment", "退回时请填写理由", "required")])
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in comment):
-        # A NUL would be refused by PostgreSQL mid-write; other controls garble the stamp.
+    if has_control(comment, multiline=True):
+        # A NUL would be refused by PostgreSQL mid-write, other controls garble the stamp,
+        # and a bidi override or zero-width character makes the printed comment differ
+        # from the signed one: the same rule as for field values.
         raise ValidationError([FieldError("comment", "意见含有不可见的控制字符", "control_char")])
     return comment
 

@@ -4,6 +4,10 @@ The public view never holds an ID number, 考生号, address, phone or the PDF
 itself: the form, 文号, school and college, issue date, the masked name, each
 signer's role and time, the file's SHA-256, and whether it is valid, pending,
 voided or superseded (and by what).
+
+An uploaded PDF always gets a verdict, whatever the file holds (the verifier never raises):
+its reasons are plain Chinese (:data:`CHECK_REASONS`, never the verifier's English detail)
+and name signers by position and role, never by name.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from doc_service.errors import NotFoundError
 from doc_service.forms.spec import load_form
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import ROLE_LABELS, DocStatus, Document, StepState
-from signing.verify import verify_pdf
+from signing.verify import VerificationReport, verify_pdf
 
 STATE_LABELS = {
     "valid": "有效",
@@ -28,6 +32,55 @@ STATE_LABELS = {
     "superseded": "已被新版本取代",
 }
 MAX_UPLOAD = 20 * 1024 * 1024
+
+CHECK_REASONS = {
+    # the document as a whole
+    "readable": "无法解析的 PDF：文件已损坏或结构异常",
+    "signed": "文件中没有电子签名",
+    "nothing_after_last_signature": "最后一个签名或盖章之后，文件又被追加了内容",
+    "sealed_b_lta": "文件没有完成盖章（缺少文档时间戳和长期验证数据）",
+    "chain_embedded": "文件中的签批记录缺失或无法读取",
+    "document_id": "签批记录属于另一份文书",
+    "chain_matches_database": "文件中的签批记录与系统存档不一致",
+    "chain_covered_by_signature": "签批记录在最后一个签名之后被替换",
+    "one_signature_per_record": "签批记录与电子签名的数目不一致",
+    # one PDF signature
+    "validation": "签名数据已损坏，无法校验",
+    "intact": "签名后文件内容被改动",
+    "signature_valid": "签名数值校验不通过",
+    "trusted": "签名证书不是本校根证书签发的",
+    "modifications": "签名之后文件被改动（超出允许的追加签名范围）",
+    "signature_timestamp": "签名时间戳无效或不可信",
+    # one chain record, and record and signature together
+    "position": "签批记录的顺序被改动",
+    "link": "签批记录的前后链接被破坏",
+    "document": "签批记录属于另一份文书",
+    "not_after_end": "退回或作废之后又出现签批记录",
+    "time_order": "签批时间顺序异常",
+    "expected_step": "签批记录与该文书的签批流程不符",
+    "certificate": "找不到签批记录所用的证书",
+    "issued_by_root": "签批证书不是本校根证书签发的",
+    "cert_valid_at_time": "签批时证书不在有效期内",
+    "signer_matches_certificate": "签批人与证书不符",
+    "signature": "签批记录的签名校验不通过",
+    "record_matches_pdf_signer": "签批记录与 PDF 签名不是同一密钥所签",
+    "doc_sha256_matches_revision": "签批记录所指的文件版本与实际不符",
+    "signature_covers_chain_so_far": "签名未覆盖此前的签批记录",
+    "record_present": "有 PDF 签名但没有对应的签批记录",
+    "pdf_signature_present": "有签批记录但没有对应的 PDF 签名",
+}
+"""Plain Chinese for each check of :mod:`signing.verify` (by name, without its ``record.`` or
+``pdf.`` prefix): what the public page says instead of the verifier's English detail."""
+
+
+def check_reason(name: str) -> str:
+    """The Chinese reason a failed check ``name`` (e.g. ``pdf.intact``) gives the public."""
+    return CHECK_REASONS.get(name.rpartition(".")[2], "签名校验未通过")
+
+
+def _reasons(names: list[str]) -> list[str]:
+    """Each distinct reason once, in the order the checks failed."""
+    return list(dict.fromkeys(check_reason(n) for n in names))
 
 
 def mask_name(name: str) -> str:
@@ -119,9 +172,14 @@ def verify_upload(rt: Runtime, pdf: bytes, code: str | None = None) -> UploadRep
         return UploadReport("unknown", "上传的文件不是 PDF", sha, document=expected)
     report = verify_pdf(pdf, rt.trust_roots)
     signatures = [{"position": s.position, "role": s.role,
-                   "role_label": ROLE_LABELS.get(s.role, s.role), "ok": s.ok,
-                   "failures": [f"{c.name}: {c.detail}" for c in s.all_checks() if not c.ok]}
+                   "role_label": ROLE_LABELS.get(s.role, "签批人"), "ok": s.ok,
+                   "failures": _reasons([c.name for c in s.all_checks() if not c.ok])}
                   for s in report.signers]
+    failures = _public_failures(report)
+    if any(c.name == "readable" and not c.ok for c in report.document_checks):
+        return UploadReport("invalid" if expected else "unknown",
+                            f"{CHECK_REASONS['readable']}，不能作为有效文书使用", sha,
+                            document=expected, failures=failures)
     doc_view = None
     with rt.sessions() as session:
         doc = session.get(Document, report.document_id) if report.document_id else None
@@ -129,12 +187,28 @@ def verify_upload(rt: Runtime, pdf: bytes, code: str | None = None) -> UploadRep
             doc_view = public_view(rt, doc.code)
     if expected is not None and (doc_view is None or doc_view["code"] != expected["code"]):
         return UploadReport("invalid", "该文件不是此二维码对应的文书", sha, document=expected,
-                            signatures=signatures, failures=list(report.failures))
+                            signatures=signatures, failures=failures)
     if doc_view is None:
         return UploadReport("unknown", "无法识别：该文件不是本校系统出具的文书，或签名数据已损坏",
-                            sha, signatures=signatures, failures=list(report.failures))
+                            sha, signatures=signatures, failures=failures)
     if report.ok:
         return UploadReport("valid_copy", f"签名完整有效，是该文书的有效副本（{doc_view['state_label']}）",
                             sha, document=doc_view, signatures=signatures)
     return UploadReport("invalid", "文件已被改动或签名无效，不能作为有效文书使用", sha,
-                        document=doc_view, signatures=signatures, failures=list(report.failures))
+                        document=doc_view, signatures=signatures, failures=failures)
+
+
+def _public_failures(report: VerificationReport) -> list[str]:
+    """What failed, in plain Chinese and naming no signer: the document's checks, then each
+    signer by position and role, then signatures (the seal) no signer accounts for."""
+    out = _reasons([c.name for c in report.document_checks if not c.ok])
+    for s in report.signers:
+        role = ROLE_LABELS.get(s.role, "签批人")
+        out += [f"第 {s.position + 1} 位签批人（{role}）：{r}"
+                for r in _reasons([c.name for c in s.all_checks() if not c.ok])]
+    signed = {s.signature.field_name for s in report.signers if s.signature is not None}
+    for sig in report.signatures:
+        if sig.kind == "document_timestamp" or sig.field_name not in signed:
+            what = "盖章时间戳" if sig.kind == "document_timestamp" else "未登记的签名"
+            out += [f"{what}：{r}" for r in _reasons([c.name for c in sig.checks if not c.ok])]
+    return out

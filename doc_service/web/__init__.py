@@ -23,6 +23,7 @@ from doc_service.web import (
     batch_pages,
     errors,
     pages,
+    request_body,
     security,
     sign,
     staff,
@@ -65,6 +66,8 @@ def create_app(test_config: dict[str, Any] | None = None,
     auth.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    app.wsgi_app = request_body.BoundedBody(  # type: ignore[method-assign]
+        app.wsgi_app, lambda: app.config["MAX_CONTENT_LENGTH"])
     return app
 
 

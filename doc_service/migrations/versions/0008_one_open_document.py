@@ -1,7 +1,7 @@
 """one open document per student, form and academic year, held by the database
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 
 Two batch jobs for the same grade started together gave most students two open documents:
@@ -16,7 +16,7 @@ document open twice (from that race) keeps every document: each later one gets t
 ``dup:<id>``, outside the constraint, and is logged, so the upgrade succeeds and someone
 voids the extra ones; new documents are held to one.
 
-(Revises 0006; at merge it is meant to follow 0007, which touches only ``users``.)
+(It follows 0007, which touches only ``users``.)
 """
 
 from __future__ import annotations
