@@ -10,6 +10,7 @@ seals the document (B-LTA).
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -62,6 +63,13 @@ class SignedStep:
         return self.transition.record
 
 
+_PYHANKO = threading.Lock()
+"""pyHanko's certificates and time stamper objects are asn1crypto values parsed lazily and
+shared between calls; two threads parsing one at once can see it half-built ("No field
+numbered 2", seen in the approval race test). Signing therefore runs one at a time per
+process; the server runs a process per core, so this costs it no parallelism."""
+
+
 def record_and_sign(
     pdf_bytes: bytes,
     chain: ApprovalChain,
@@ -94,11 +102,12 @@ def record_and_sign(
     lines = stamp_lines(record)
     reason = f"{role_label(record.role)}{DECISION_LABELS[record.decision]}"
     final = seal_when_done and transition.ended
-    if final and timestamper is not None:
-        pdf = seal_document(pdf_bytes, signer, box, field, lines, seal_png, font_path,
-                            timestamper, trust_roots, chain_json=chain_json, reason=reason)
-    else:
-        final = False
-        pdf = sign_step(pdf_bytes, signer, box, field, lines, seal_png, font_path, timestamper,
-                        chain_json=chain_json, reason=reason)
+    with _PYHANKO:
+        if final and timestamper is not None:
+            pdf = seal_document(pdf_bytes, signer, box, field, lines, seal_png, font_path,
+                                timestamper, trust_roots, chain_json=chain_json, reason=reason)
+        else:
+            final = False
+            pdf = sign_step(pdf_bytes, signer, box, field, lines, seal_png, font_path,
+                            timestamper, chain_json=chain_json, reason=reason)
     return SignedStep(pdf=pdf, transition=transition, sealed=final)
