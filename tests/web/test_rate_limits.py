@@ -26,6 +26,7 @@ from doc_service.bootstrap import build_runtime
 from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
 from doc_service.web import create_app
 from tests.conftest import database_for_tests
+from tests.web.academic_years import fresh_academic_year
 from tests.web.test_pages import csrf_of
 
 REDIS = "redis://127.0.0.1:6379/0"
@@ -153,7 +154,7 @@ def checklist(api: Any, students: list[dict[str, Any]]) -> Iterator[tuple[dict, 
     student = [s for s in students if s["class_no"] == "交运2601"][3]
     resp = api("jy-issuer", "post", "/documents", json={
         "form_id": "verification_checklist", "student_no": student["student_no"],
-        "data": {"registration_type": "新生学籍注册", "academic_year": "2026-2027"}})
+        "data": {"registration_type": "新生学籍注册", "academic_year": fresh_academic_year()}})
     assert resp.status_code == 201, resp.get_json()
     yield resp.get_json(), student
 
@@ -195,7 +196,7 @@ def test_fifty_students_behind_one_campus_address_all_get_through(
     for student in students[:50]:
         resp = api("registrar", "post", "/documents", json={
             "form_id": "verification_checklist", "student_no": student["student_no"],
-            "data": {"registration_type": "在校生学年注册", "academic_year": "2026-2027"}})
+            "data": {"registration_type": "在校生学年注册", "academic_year": fresh_academic_year()}})
         assert resp.status_code == 201, resp.get_json()
         docs.append((resp.get_json(), student))
     campus = _client(limited, "10.24.0.1")
