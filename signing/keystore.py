@@ -17,13 +17,15 @@ certificate; old ones stay so that old signatures still verify.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,7 +127,9 @@ class KeyStore:
 
     def _write(self, p: Path, data: bytes) -> None:
         self._mkdir(p.parent)
-        tmp = p.with_name(p.name + ".tmp")
+        # A name of its own per writer: two writers of one file must not share a temporary
+        # (one would rename the other's away: FileNotFoundError).
+        tmp = p.with_name(f".{p.name}.{secrets.token_hex(6)}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -265,26 +269,60 @@ class KeyStore:
     def _signer_dir(self, signer_id: str) -> Path:
         return self.path / "signers" / _safe_dir(signer_id)
 
+    @contextmanager
+    def _signer_lock(self, d: Path) -> Iterator[None]:
+        """Hold the signer's lock file: one writer of a signer's keys at a time, across
+        threads and processes (flock locks an open file description, so each call opens
+        its own)."""
+        self._mkdir(d)
+        fd = os.open(d / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def _current_identity(self, signer_id: str, name: str, role: str,
+                          college: str | None) -> SignerIdentity | None:
+        """The signer's current identity if its certificate still names them as given."""
+        d = self._signer_dir(signer_id)
+        current = d / "current"
+        if not current.exists():
+            return None
+        cdir = d / current.read_text().strip()
+        cert = self._cert(cdir)
+        if (pki.subject_attr(cert, NameOID.COMMON_NAME),
+                pki.subject_attr(cert, NameOID.TITLE),
+                pki.subject_attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)) != (
+                name, role, college):
+            return None
+        return SignerIdentity(signer_id, name, role, college, cert, self._key(cdir),
+                              (self.root_cert(),))
+
     def signer_identity(self, signer_id: str, name: str, role: str,
                         college: str | None = None) -> SignerIdentity:
         """The signer's current identity; a certificate is issued on first use, and again
-        (rotation) when name, role or college no longer match the current one."""
-        d = self._signer_dir(signer_id)
-        current = d / "current"
-        if current.exists():
-            cdir = d / current.read_text().strip()
-            cert = self._cert(cdir)
-            if (pki.subject_attr(cert, NameOID.COMMON_NAME),
-                pki.subject_attr(cert, NameOID.TITLE),
-                pki.subject_attr(cert, NameOID.ORGANIZATIONAL_UNIT_NAME)) == (
-                    name, role, college):
-                return SignerIdentity(signer_id, name, role, college, cert, self._key(cdir),
-                                      (self.root_cert(),))
-        return self.rotate_signer(signer_id, name, role, college)
+        (rotation) when name, role or college no longer match the current one.
+
+        Issuing happens once however many decisions of a new signer arrive together: the
+        others wait on the signer's lock and then find the new certificate.
+        """
+        found = self._current_identity(signer_id, name, role, college)
+        if found is not None:
+            return found
+        with self._signer_lock(self._signer_dir(signer_id)):
+            found = self._current_identity(signer_id, name, role, college)
+            return found or self._issue_signer(signer_id, name, role, college)
 
     def rotate_signer(self, signer_id: str, name: str, role: str,
                       college: str | None = None) -> SignerIdentity:
         """Issue a new key and certificate for the signer; old ones stay for verification."""
+        with self._signer_lock(self._signer_dir(signer_id)):
+            return self._issue_signer(signer_id, name, role, college)
+
+    def _issue_signer(self, signer_id: str, name: str, role: str,
+                      college: str | None) -> SignerIdentity:
+        """A new key and certificate made current (the caller holds the signer's lock)."""
         root_dir = self.path / "root"
         root, root_key = self._cert(root_dir), self._key(root_dir)
         school = self.institution()["school"]
