@@ -127,6 +127,17 @@ class LockedError(AuthError):
     code = "locked"
     http_status = 429
 
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds until the lock ends (the ``Retry-After`` the web layer sends)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        if self.retry_after is not None:
+            data["retry_after"] = self.retry_after
+        return data
+
 
 class PermissionDeniedError(DocServiceError):
     code = "forbidden"

@@ -121,8 +121,9 @@ def prove_identity(rt: Runtime, code: str, student_no: str, id_last6: str, *,
             raise NotFoundError("二维码无效：没有找到对应的文书")
         lock = _lock_row(session, code, (ip or UNKNOWN_CLIENT)[:64])
         if lock.locked_until is not None and lock.locked_until > now:
-            minutes = max(1, int((lock.locked_until - now).total_seconds() // 60) + 1)
-            raise LockedError(f"验证失败次数过多，请{minutes}分钟后再试")
+            seconds = max(1, int((lock.locked_until - now).total_seconds()))
+            minutes = max(1, seconds // 60 + 1)
+            raise LockedError(f"验证失败次数过多，请{minutes}分钟后再试", retry_after=seconds)
         expected = _expected(session, doc)
         ok = expected is not None and len(answer) == 6 and hmac.compare_digest(
             expected[0].encode(), student_no.encode()) and hmac.compare_digest(
@@ -139,7 +140,8 @@ def prove_identity(rt: Runtime, code: str, student_no: str, id_last6: str, *,
     # The failed attempt above is committed before we answer.
     if not ok:
         if wait:
-            raise LockedError(f"验证失败次数过多，本设备对该二维码的验证已锁定{_duration(wait)}")
+            raise LockedError(f"验证失败次数过多，本设备对该二维码的验证已锁定{_duration(wait)}",
+                              retry_after=wait * 60)
         raise AuthError(f"学号或身份证号后六位不正确（还可尝试{left}次）")
     assert expected is not None
     with rt.sessions.begin() as session:

@@ -15,7 +15,7 @@ from flask import Flask, Response, jsonify, make_response, render_template, requ
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from doc_service.errors import DocServiceError
+from doc_service.errors import DocServiceError, LockedError
 from doc_service.web.security import RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,14 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def _limiter(e: RateLimitExceeded) -> Response:
         return _too_many(int(e.limit.limit.get_expiry()))
+
+    @app.errorhandler(LockedError)
+    def _locked(e: LockedError) -> Response:
+        # The identity check's own lock: its code and wording, with how long it lasts.
+        response = make_response(_render(e.http_status, e.to_dict()))
+        if e.retry_after is not None:
+            response.headers["Retry-After"] = str(e.retry_after)
+        return response
 
     @app.errorhandler(DocServiceError)
     def _ours(e: DocServiceError):  # type: ignore[no-untyped-def]

@@ -105,7 +105,9 @@ def prove(code: str) -> Any:
         token, _actor = identity.prove_identity(runtime(), doc.code, student_no, last6,
                                                 ip=client_ip())
     except LockedError as e:
-        return _status_page(doc, error=e.message, locked=True, status=429)
+        page, status = _status_page(doc, error=e.message, locked=True, status=429)
+        headers = {"Retry-After": str(e.retry_after)} if e.retry_after is not None else {}
+        return page, status, headers
     except AuthError as e:
         return _status_page(doc, error=e.message, student_no=student_no, status=401)
     session["student_token"] = token

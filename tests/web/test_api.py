@@ -320,7 +320,10 @@ def test_wrong_identity_answers_count_down_then_lock_the_code(
     _error(api(None, "post", path, json={"student_no": student["student_no"], "id_last6": wrong}),
            429, "locked")
     right = {"student_no": student["student_no"], "id_last6": student["id_number"][-6:]}
-    _error(api(None, "post", path, json=right), 429, "locked")
+    locked = api(None, "post", path, json=right)
+    body = _error(locked, 429, "locked")
+    assert 0 < body["retry_after"] <= 15 * 60  # how long, in the body and the header
+    assert locked.headers["Retry-After"] == str(body["retry_after"])
     after = _counts(runtime)
     assert after["documents"] == before["documents"] and after["records"] == before["records"]
     with runtime.sessions() as s:

@@ -173,7 +173,9 @@ def test_a_guesser_elsewhere_cannot_lock_the_student_out_and_staff_can_unlock(
     guesser = _client(limited, "10.23.0.66")
     assert [_prove(guesser, doc, student, wrong).status_code for _ in range(5)] == \
         [401, 401, 401, 401, 429]
-    assert _prove(guesser, doc, student, right).status_code == 429  # that address waits
+    waiting = _prove(guesser, doc, student, right)  # that address waits, and is told how long
+    assert waiting.status_code == 429
+    assert 0 < int(waiting.headers["Retry-After"]) <= 15 * 60
     # The student, on their own phone elsewhere, gets in.
     phone = _client(limited, "10.23.0.7")
     resp = _prove(phone, doc, student, right)
