@@ -14,7 +14,8 @@
     ├── PermissionDeniedError       signed in, but not entitled to this object
     ├── NotFoundError               no such object (or not visible to the caller)
     ├── SignatureError              signing or verification failed
-    └── ArchiveError                write-once archive problems
+    ├── ArchiveError                write-once archive problems
+    └── StorageFullError            the disk is full (ENOSPC): nothing was written
 
 Every error has a Chinese ``message`` for people and a stable ``code`` and
 ``to_dict()`` for programs; the web layer maps them to HTTP in one place.
@@ -22,6 +23,7 @@ Every error has a Chinese ``message`` for people and a stable ``code`` and
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,3 +158,27 @@ class SignatureError(DocServiceError):
 class ArchiveError(DocServiceError):
     code = "archive"
     http_status = 500
+
+
+class StorageFullError(DocServiceError):
+    """The server's disk is full; the use case wrote nothing (its transaction never
+    committed), so the same request can simply be made again once there is room."""
+
+    code = "storage_full"
+    http_status = 507
+
+    def __init__(self, message: str = "服务器存储空间已满，本次操作未保存任何内容，请联系管理员清理空间后重试") -> None:
+        super().__init__(message)
+
+
+def caused_by_full_disk(error: BaseException) -> bool:
+    """Whether ``error`` or anything it was raised from is ENOSPC (a library may wrap it:
+    the stamp font subsetting reports "cannot subset font")."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -28,8 +28,10 @@ from doc_service.errors import (
     FieldError,
     PermissionDeniedError,
     SignatureError,
+    StorageFullError,
     ValidationError,
     WorkflowError,
+    caused_by_full_disk,
 )
 from doc_service.forms.validation import has_control
 from doc_service.rendering.fonts import font_codepoints
@@ -255,6 +257,8 @@ def _sign(rt: Runtime, plan: DecisionPlan, comment: str, now: dt.datetime | None
                                seal_png=_seal_png(rt, plan), comment=comment, at=now,
                                timestamper=rt.timestamper, trust_roots=rt.trust_roots)
     except SigningError as e:
+        if caused_by_full_disk(e):
+            raise StorageFullError() from e
         raise SignatureError(f"签名失败：{e}") from e
 
 

@@ -15,7 +15,12 @@ from flask import Flask, Response, jsonify, make_response, render_template, requ
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
-from doc_service.errors import DocServiceError, LockedError
+from doc_service.errors import (
+    DocServiceError,
+    LockedError,
+    StorageFullError,
+    caused_by_full_disk,
+)
 from doc_service.web.security import RateLimitedError
 
 log = logging.getLogger(__name__)
@@ -81,6 +86,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(e: Exception):  # type: ignore[no-untyped-def]
+        if caused_by_full_disk(e):
+            log.error("disk full on %s %s: %s", request.method, request.path, e)
+            full = StorageFullError()
+            return _render(full.http_status, full.to_dict())
         ref = secrets.token_hex(4)
         log.exception("unexpected error %s on %s %s", ref, request.method, request.path)
         return _render(500, {"error": "internal", "message": f"服务器内部错误（编号 {ref}），请联系管理员"})
