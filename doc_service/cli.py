@@ -31,6 +31,7 @@ from doc_service.forms.spec import all_forms
 from doc_service.issuing import issue_standalone
 from doc_service.services.archiving import archive_pending
 from doc_service.services.demo import demo_accounts, demo_students, ensure_keys, load_demo
+from doc_service.services.health import clock_problems
 from doc_service.services.runtime import Runtime
 from doc_service.web import create_app
 
@@ -179,6 +180,8 @@ def serve_cmd(host: str, port: int, workers: int, threads: int, demo: bool) -> N
     created = demo and load_demo(rt)
     ensure_keys(rt)
     _archive_startup(rt)
+    for problem in clock_problems(rt):  # sealing would fail, or date documents wrongly
+        click.echo(f"警告：{problem}", err=True)
     if created:
         _announce_demo(rt)
     rt.engine.dispose()  # workers open their own connections after the fork
