@@ -127,3 +127,9 @@ def visible_student(session: Session, user: User, student: Student) -> bool:
     if user.role == Role.CLASS_TEACHER:
         return student.class_id in teacher_class_ids(session, user)
     return False
+
+
+def can_unlock_identity(user: User, doc: Document) -> bool:
+    """Who may clear a document's identity-check locks: the registrar, or the issuer of
+    that document (a student who cannot get in calls them)."""
+    return user.role == Role.REGISTRAR or (user.role == Role.ISSUER and doc.issuer_id == user.id)

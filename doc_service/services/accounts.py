@@ -1,4 +1,5 @@
-"""Staff accounts' sessions: what ends every session of an account on the server side.
+"""Staff accounts: signing in (password or API token) and what ends every session of an
+account on the server side.
 
 A signed session cookie keeps the account's ``session_version`` from its login; the web
 layer refuses a cookie whose version is not the account's current one. Logout, a password
@@ -8,14 +9,47 @@ opens nothing afterwards.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from sqlalchemy import update
-from werkzeug.security import generate_password_hash
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from doc_service.errors import NotFoundError
+from doc_service.services.access import Staff
+from doc_service.services.audit import audit
 from doc_service.services.runtime import Runtime
 from doc_service.storage.models import User
+
+MAX_PASSWORD = 200
+"""Longer input is cut before hashing (scrypt's cost grows with it)."""
+
+
+def active_user(rt: Runtime, user_id: int) -> User | None:
+    """The account ``user_id`` if it exists and is enabled."""
+    with rt.sessions() as s:
+        user = s.get(User, user_id)
+        return user if user is not None and user.active else None
+
+
+def user_by_api_token(rt: Runtime, token: str) -> User | None:
+    """The enabled account whose API token this is (only its SHA-256 is stored)."""
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    with rt.sessions() as s:
+        user = s.scalar(select(User).where(User.api_token_hash == digest))
+        return user if user is not None and user.active else None
+
+
+def authenticate(rt: Runtime, username: str, password: str, *,
+                 ip: str | None = None) -> User | None:
+    """The enabled account if ``password`` is its own, else None; either way audited."""
+    with rt.sessions.begin() as s:
+        user = s.scalar(select(User).where(User.username == username))
+        ok = (user is not None and user.active
+              and check_password_hash(user.password_hash, password[:MAX_PASSWORD]))
+        audit(s, Staff(user) if ok and user else None, "login" if ok else "login_failed",
+              "user", username, ip=ip)
+    return user if ok else None
 
 
 def _bump(rt: Runtime, user_id: int, **values: Any) -> None:

@@ -21,7 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from doc_service.errors import AuthError, LockedError, NotFoundError, PermissionDeniedError
-from doc_service.services.access import Actor, StudentActor, require_staff, require_view
+from doc_service.services.access import (
+    Actor,
+    StudentActor,
+    can_unlock_identity,
+    require_staff,
+    require_view,
+)
 from doc_service.services.audit import audit
 from doc_service.services.documents import well_formed_key
 from doc_service.services.runtime import Runtime
@@ -29,7 +35,6 @@ from doc_service.storage.models import (
     AuditEntry,
     Document,
     IdentityLock,
-    Role,
     Student,
     utcnow,
 )
@@ -172,8 +177,7 @@ def unlock(rt: Runtime, actor: Actor, doc_id: str, *, ip: str | None = None) -> 
         if doc is None:
             raise NotFoundError("文书不存在")
         require_view(session, actor, doc)
-        if not (user.role == Role.REGISTRAR or (user.role == Role.ISSUER
-                                                and doc.issuer_id == user.id)):
+        if not can_unlock_identity(user, doc):
             raise PermissionDeniedError("只有该文书的学籍秘书或教务处可以解除身份验证锁定")
         counters = session.scalars(select(IdentityLock).where(
             IdentityLock.code == doc.code).with_for_update()).all()

@@ -11,7 +11,6 @@ or a student's short-lived token from ``POST /api/v1/codes/{code}/identity``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -28,13 +27,11 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
-from werkzeug.security import check_password_hash
 
 from doc_service.errors import AuthError
+from doc_service.services import accounts
 from doc_service.services.access import Actor, Staff
 from doc_service.services.accounts import end_sessions
-from doc_service.services.audit import audit
 from doc_service.services.identity import actor_from_token
 from doc_service.storage.models import User
 from doc_service.web.security import client_ip, rate_limited, rate_limits
@@ -52,9 +49,7 @@ LOGIN_ACCOUNT_SECONDS = 15 * 60
 
 
 def _user_by_id(user_id: int) -> User | None:
-    with runtime().sessions() as s:
-        user = s.get(User, user_id)
-        return user if user is not None and user.active else None
+    return accounts.active_user(runtime(), user_id)
 
 
 def _session_user() -> User | None:
@@ -67,10 +62,7 @@ def _session_user() -> User | None:
 
 
 def _user_by_token(token: str) -> User | None:
-    digest = hashlib.sha256(token.encode()).hexdigest()
-    with runtime().sessions() as s:
-        user = s.scalar(select(User).where(User.api_token_hash == digest))
-        return user if user is not None and user.active else None
+    return accounts.user_by_api_token(runtime(), token)
 
 
 def current_actor(doc_id: str | None = None) -> Actor | None:
@@ -141,13 +133,8 @@ def login() -> Any:
         if limits is not None:  # per account too: many addresses guessing one password
             limits.check("login-account", LOGIN_ACCOUNT_FAILURES, LOGIN_ACCOUNT_SECONDS,
                          username.lower())
-        with runtime().sessions.begin() as s:
-            user = s.scalar(select(User).where(User.username == username))
-            ok = (user is not None and user.active
-                  and check_password_hash(user.password_hash, password[:200]))
-            audit(s, Staff(user) if ok and user else None, "login" if ok else "login_failed",
-                  "user", username, ip=client_ip())
-        if ok and user is not None:
+        user = accounts.authenticate(runtime(), username, password, ip=client_ip())
+        if user is not None:
             session.clear()  # new session id at privilege change
             session["user_id"] = user.id
             session["session_version"] = user.session_version

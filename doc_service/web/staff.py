@@ -25,7 +25,7 @@ from flask import (
 from doc_service.errors import DocServiceError, PermissionDeniedError, ValidationError
 from doc_service.forms.spec import FieldType, FormSpec, all_forms, load_form
 from doc_service.services import decisions, documents, identity, previews, students
-from doc_service.services.access import CAN_ISSUE, Staff
+from doc_service.services.access import CAN_ISSUE, Staff, can_unlock_identity
 from doc_service.services.inbox import inbox
 from doc_service.storage.models import STATUS_LABELS, DocStatus, Document, Role, StepState
 from doc_service.web.auth import current_staff, runtime, staff_required
@@ -222,6 +222,7 @@ def _render_document(doc: Document, *, error: str | None = None, status: int = 2
         current=doc.current_step, versions=documents.history(rt, me, doc),
         page_total=page_total, preview_error=preview_error, error=error,
         can_sign=decisions.signable_step(rt, me, doc) is not None,
+        can_unlock=can_unlock_identity(me.user, doc),
         can_revise=(doc.status == DocStatus.REJECTED
                     and (me.user.id == doc.issuer_id or me.user.role == Role.REGISTRAR)),
         can_chsi=(me.user.role == Role.REGISTRAR and doc.chsi_due_on is not None
